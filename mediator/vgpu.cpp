@@ -1,0 +1,2 @@
+// Placeholder: implemented by the mediator work.
+#include "mediator/vgpu.hpp"

@@ -1,0 +1,89 @@
+// One guest's virtual GPU: the device a guest finds at 00:02.0.
+//
+// Owns the vGPU's PCI configuration space, its BAR0 register file (MMIO
+// table + PVINFO page), its guest view of the GGTT window and the BAR4
+// index/data port pair. Knows nothing about Xen: trapped accesses arrive
+// through TrapTarget, and everything it needs from the hypervisor goes through
+// the HypervisorPort it was given.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "mediator/hypervisor_port.hpp"
+#include "mediator/trap.hpp"
+
+namespace xengt::mediator {
+
+// A range of graphics-memory (GGTT) address space.
+struct GmRange {
+    GmAddr base;
+    uint64_t size = 0;
+};
+
+struct VgpuConfig {
+    std::string name = "vgpu";  // subject of log lines, e.g. "dom3"
+    uint32_t vgt_id = 1;        // PVINFO vgt_id
+
+    // Identity: a Skylake GT2 ("HD Graphics 530"), revision 6.
+    uint16_t device_id = 0x1912;
+    uint8_t revision = 0x06;
+
+    // BAR2 spans the whole device aperture: i915 validates that its mappable
+    // slice ends within BAR2, and guest GM addresses are host GM addresses.
+    uint64_t aperture_bytes = MiB(256);
+
+    // The guest's slices of graphics memory and fences, published in PVINFO.
+    // Defaults are GVT-g's smallest vGPU type behind a host that keeps the first
+    // 128 MiB of aperture and 384 MiB of hidden GM. (Partitioning itself is a
+    // later step; these are what the guest is told.)
+    GmRange mappable{GmAddr{MiB(128)}, MiB(64)};
+    GmRange hidden{GmAddr{MiB(512)}, MiB(384)};
+    uint32_t fences = 4;
+};
+
+// Per-vGPU counters: cheap, and they answer "what is this guest doing".
+struct VgpuCounters {
+    uint64_t config_reads = 0;
+    uint64_t config_writes = 0;
+    uint64_t mmio_reads = 0;
+    uint64_t mmio_writes = 0;
+    uint64_t ggtt_reads = 0;
+    uint64_t ggtt_writes = 0;
+    uint64_t pio_reads = 0;
+    uint64_t pio_writes = 0;
+    uint64_t unclaimed = 0;  // accesses outside every decoded window
+    uint64_t rejected = 0;   // decoded but refused (width, alignment, read-only, ...)
+    uint64_t untracked = 0;  // register accesses that hit no table row (plain vreg)
+    uint64_t trap_window_updates = 0;
+};
+
+class Vgpu final : public TrapTarget {
+public:
+    Vgpu(VgpuConfig config, HypervisorPort& hypervisor);
+    ~Vgpu() override;
+    Vgpu(const Vgpu&) = delete;
+    Vgpu& operator=(const Vgpu&) = delete;
+
+    const VgpuConfig& config() const;
+    const VgpuCounters& counters() const;
+
+    // TrapTarget
+    TrapRead config_read(uint32_t reg, AccessSize size) override;
+    TrapResult config_write(uint32_t reg, AccessSize size, uint64_t value) override;
+    TrapRead mmio_read(GuestPhysAddr addr, AccessSize size) override;
+    TrapResult mmio_write(GuestPhysAddr addr, AccessSize size, uint64_t value) override;
+    TrapRead pio_read(IoPort port, AccessSize size) override;
+    TrapResult pio_write(IoPort port, AccessSize size, uint64_t value) override;
+
+    // Register-file access by offset into BAR0, bypassing decode (for the
+    // daemon's status output and for tests).
+    uint32_t peek_register(MmioOffset offset) const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace xengt::mediator

@@ -1,0 +1,3 @@
+// Shared Catch2 entry point for every test executable.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>

@@ -1,0 +1,109 @@
+// xensim: a Xen 4.17 hypervisor stand-in for tests and the demo.
+//
+// It provides, with the exact signatures from Debian's Xen 4.17 headers, the
+// libxendevicemodel / libxenforeignmemory / libxenevtchn / libxenctrl /
+// libxenstore functions that xengt's backend calls, so the backend's source
+// is the same in xengtd and in tests. Behind those functions it simulates the
+// hypervisor side: domains with guest RAM and a p2m, vCPUs that block on
+// trapped accesses, ioreq servers with the genuine shared_iopage_t layout and
+// Xen's state machine, event channels as pollable file descriptors, routing of
+// guest accesses (CF8/CFC decoding, newest-server-wins range matching, the null
+// handler), INVALIDATE broadcasts, and a small xenstore.
+//
+// The calling process plays dom0. One Host exists at a time; constructing it
+// installs it behind the C functions, destroying it uninstalls it.
+//
+// Guest RAM and ioreq pages live in memfd-backed shared memory so that the
+// simulator can later run as its own process.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xengt::sim {
+
+class GuestCpu;
+
+// A guest vCPU's program: runs on its own thread once the domain is unpaused.
+using GuestProgram = std::function<void(GuestCpu&)>;
+
+struct DomainConfig {
+    std::string name = "guest";
+    uint64_t ram_bytes = 64ull << 20;  // RAM at guest-physical 0..ram_bytes (must stay < 3 GiB)
+    unsigned vcpus = 1;
+    std::vector<GuestProgram> programs;  // one per vCPU; missing entries idle
+};
+
+enum class DomainState : uint8_t { Paused, Running, Crashed, Dying, Gone };
+
+struct DomainStatus {
+    DomainState state = DomainState::Gone;
+    std::string crash_reason;   // set when the simulator crashed the domain (protocol violation)
+    unsigned dom0_mappings = 0;  // pages of this domain dom0 still maps (RAM + ioreq pages)
+    unsigned ioreq_servers = 0;  // live ioreq servers
+    bool programs_finished = false;  // every vCPU program has returned
+};
+
+struct MsiRecord {
+    uint64_t address;
+    uint32_t data;
+};
+
+// Faults the simulator can be told to inject to exercise fallbacks.
+struct HostOptions {
+    // false: xenforeignmemory_map_resource fails with EOPNOTSUPP, as on a dom0
+    // kernel without IOCTL_PRIVCMD_MMAP_RESOURCE.
+    bool resource_mapping_supported = true;
+    // Bound on every wait inside the simulator (a vCPU waiting for an ioreq
+    // response, wait_* helpers). Exceeding it is a test failure with a message.
+    std::chrono::milliseconds wait_limit{10000};
+};
+
+class Host {
+public:
+    explicit Host(HostOptions options = {});
+    ~Host();
+    Host(const Host&) = delete;
+    Host& operator=(const Host&) = delete;
+
+    // Creates an HVM domain, paused (as `xl create -p`). Returns its domid (1, 2, ...).
+    uint16_t create_domain(DomainConfig config);
+    // Starts the vCPU programs.
+    void unpause(uint16_t domid);
+    // As `xl destroy`: the domain dies, its ioreq servers are destroyed by
+    // "Xen", blocked vCPUs are released (their programs see GuestDied), and
+    // @releaseDomain fires. It lingers as Dying while dom0 maps any of its pages.
+    void destroy_domain(uint16_t domid);
+
+    DomainStatus status(uint16_t domid) const;
+    // Waits until every vCPU program of the domain has returned (true) or the
+    // wait limit passed (false).
+    bool wait_programs_finished(uint16_t domid);
+    // Waits until predicate() is true, re-checking whenever simulator state
+    // changes; false after the wait limit.
+    bool wait_until(const std::function<bool()>& predicate);
+
+    // Lines the guest wrote to port 0xE9 (Xen's debug console), in order.
+    std::vector<std::string> console(uint16_t domid) const;
+    // MSIs injected into the domain through xendevicemodel_inject_msi.
+    std::vector<MsiRecord> msis(uint16_t domid) const;
+
+    // Direct xenstore access (as the toolstack would have it).
+    void xenstore_write(const std::string& path, const std::string& value);
+    std::optional<std::string> xenstore_read(const std::string& path) const;
+
+    HostOptions& options();
+
+    struct Impl;
+    Impl& impl() { return *impl_; }
+
+private:
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace xengt::sim
