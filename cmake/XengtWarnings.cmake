@@ -2,5 +2,5 @@
 add_library(xengt_warnings INTERFACE)
 target_compile_options(xengt_warnings INTERFACE
     -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-    -Woverloaded-virtual -Wnull-dereference
+    -Woverloaded-virtual
     -Wimplicit-fallthrough -Wformat=2)

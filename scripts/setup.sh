@@ -1,0 +1,37 @@
+#!/bin/sh
+# Install, from Debian's archive only, whatever xengt needs to build and test.
+# Idempotent: installs nothing when everything is already there.
+set -eu
+
+PACKAGES="
+    g++ cmake ninja-build pkg-config make
+    libxen-dev
+    libboost-dev libboost-program-options-dev
+    catch2
+    clang libclang-rt-14-dev
+    clang-format
+"
+
+missing=""
+for p in $PACKAGES; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing="$missing $p"
+    fi
+done
+
+if [ -z "$missing" ]; then
+    echo "setup: all build dependencies are installed"
+    exit 0
+fi
+
+echo "setup: installing:$missing"
+if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: these Debian packages are missing and installing them needs root:" >&2
+    echo "    apt-get install$missing" >&2
+    echo "setup: run this script as root (or install them yourself) and try again." >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,84 @@
+// The daemon serving several guests at once, each on its own thread, and
+// reaping each one when it dies.
+#include <catch2/catch.hpp>
+
+#include <future>
+
+#include "tools/guests/probe.hpp"
+#include "tools/xensim/host.hpp"
+#include "xengt/daemon/daemon.hpp"
+
+using namespace xengt;
+
+TEST_CASE("daemon serves two guests concurrently and exits when both are gone",
+          "[xengt][daemon]") {
+    sim::Host host;
+    guests::ProbeReport reports[2];
+    uint16_t domids[2];
+    for (int i = 0; i < 2; ++i) {
+        sim::DomainConfig c;
+        c.name = "guest" + std::to_string(i);
+        c.programs.push_back([&reports, i](sim::GuestCpu& cpu) { reports[i] = guests::run_probe(cpu); });
+        domids[i] = host.create_domain(std::move(c));
+    }
+
+    daemon::DaemonOptions opts;
+    opts.handle_signals = false;
+    daemon::Daemon d(opts);
+    for (int i = 0; i < 2; ++i) {
+        xen::SessionOptions s;
+        s.domid = domids[i];
+        s.vgpu.vgt_id = static_cast<uint32_t>(i + 1);
+        d.attach(s);
+    }
+    CHECK_THROWS_AS(d.attach(xen::SessionOptions{domids[0]}), std::invalid_argument);
+    CHECK(d.active_sessions() == 2);
+
+    auto exit_code = std::async(std::launch::async, [&] { return d.run(); });
+    for (uint16_t id : domids) {
+        host.unpause(id);
+    }
+    for (uint16_t id : domids) {
+        REQUIRE(host.wait_programs_finished(id));
+    }
+    for (int i = 0; i < 2; ++i) {
+        std::string why;
+        bool passed = guests::probe_passed(reports[i], &why);
+        INFO("guest " << i << ": " << why);
+        CHECK(passed);
+        CHECK(reports[i].vgt_id == static_cast<uint32_t>(i + 1));
+    }
+    for (uint16_t id : domids) {
+        host.destroy_domain(id);
+    }
+    REQUIRE(exit_code.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(exit_code.get() == 0);
+    CHECK(d.active_sessions() == 0);
+    auto reps = d.reports();
+    REQUIRE(reps.size() == 2);
+    for (const auto& r : reps) {
+        CHECK(r.reason == xen::GuestSession::EndReason::DomainGone);
+        CHECK(r.status.dispatch.hostile == 0);
+    }
+    for (uint16_t id : domids) {
+        REQUIRE(host.wait_until([&] { return host.status(id).state == sim::DomainState::Gone; }));
+    }
+}
+
+TEST_CASE("attaching to a domain that does not exist fails with a clear error",
+          "[xengt][daemon]") {
+    sim::Host host;
+    daemon::DaemonOptions opts;
+    opts.handle_signals = false;
+    daemon::Daemon d(opts);
+    try {
+        d.attach(xen::SessionOptions{42});
+        FAIL("attach succeeded");
+    } catch (const std::system_error& e) {
+        std::string what = e.what();
+        INFO(what);
+        CHECK(what.find("dom42") != std::string::npos);
+        CHECK(e.code().value() == ESRCH);
+    }
+    CHECK(d.active_sessions() == 0);
+}

@@ -1,0 +1,122 @@
+#include "xengt/daemon/daemon.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <csignal>
+#include <stdexcept>
+
+#include "mediator/base/log.hpp"
+
+namespace xengt::daemon {
+
+Daemon::Daemon(DaemonOptions options) : options_(options) {
+    if (options_.handle_signals) {
+        signals_.emplace(io_, SIGTERM, SIGINT);
+        signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
+            if (!ec) {
+                XENGT_LOG(LogLevel::Info, "xengtd", "signal %d: detaching all guests", signo);
+                request_stop();
+            }
+        });
+    }
+}
+
+Daemon::~Daemon() { stop_all(); }
+
+void Daemon::attach(xen::SessionOptions options) {
+    const uint16_t domid = options.domid;
+    {
+        std::lock_guard lock(mutex_);
+        if (sessions_.count(domid) != 0) {
+            throw std::invalid_argument("dom" + std::to_string(domid) +
+                                        ": a vGPU is already attached");
+        }
+    }
+    auto session = std::make_unique<xen::GuestSession>(std::move(options));
+    xen::GuestSession* s = session.get();
+    std::lock_guard lock(mutex_);
+    Running& r = sessions_[domid];
+    r.session = std::move(session);
+    r.thread = std::thread([this, s, domid, &r] {
+        r.reason = s->run();
+        // Hand the finished session to the control loop, which owns teardown.
+        boost::asio::post(io_, [this, domid] { reap(domid); });
+    });
+}
+
+void Daemon::reap(uint16_t domid) {
+    Running r;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = sessions_.find(domid);
+        if (it == sessions_.end()) {
+            return;
+        }
+        r = std::move(it->second);
+        sessions_.erase(it);
+    }
+    r.thread.join();
+    SessionReport report{r.session->status(), r.reason};
+    r.session.reset();  // teardown: answer in-flight requests, release, destroy the server
+    {
+        std::lock_guard lock(mutex_);
+        reports_.push_back(report);
+    }
+    if (options_.exit_when_idle && active_sessions() == 0) {
+        io_.stop();
+    }
+}
+
+int Daemon::run() {
+    auto work = boost::asio::make_work_guard(io_);
+    if (options_.exit_when_idle && active_sessions() == 0) {
+        return 0;
+    }
+    io_.run();
+    stop_all();
+    return 0;
+}
+
+void Daemon::request_stop() {
+    boost::asio::post(io_, [this] {
+        {
+            std::lock_guard lock(mutex_);
+            for (auto& [domid, r] : sessions_) {
+                r.session->stop();
+            }
+        }
+        io_.stop();
+    });
+}
+
+void Daemon::stop_all() {
+    std::map<uint16_t, Running> all;
+    {
+        std::lock_guard lock(mutex_);
+        all.swap(sessions_);
+    }
+    for (auto& [domid, r] : all) {
+        r.session->stop();
+    }
+    for (auto& [domid, r] : all) {
+        if (r.thread.joinable()) {
+            r.thread.join();
+        }
+        SessionReport report{r.session->status(), r.reason};
+        r.session.reset();
+        std::lock_guard lock(mutex_);
+        reports_.push_back(report);
+    }
+}
+
+size_t Daemon::active_sessions() const {
+    std::lock_guard lock(mutex_);
+    return sessions_.size();
+}
+
+std::vector<SessionReport> Daemon::reports() const {
+    std::lock_guard lock(mutex_);
+    return reports_;
+}
+
+}  // namespace xengt::daemon

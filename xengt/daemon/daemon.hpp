@@ -1,0 +1,71 @@
+// The daemon: a control loop plus one serving thread per attached guest.
+//
+// Each guest's GuestSession runs its own event loop on its own thread (Xen
+// event-channel handles are not shared between threads). When a guest dies
+// its thread ends and the control loop reaps it: joins the thread, records a
+// final report and tears the session down. SIGTERM/SIGINT stop everything.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "xengt/xen/guest_session.hpp"
+
+namespace xengt::daemon {
+
+struct DaemonOptions {
+    bool handle_signals = true;   // SIGTERM / SIGINT end run()
+    bool exit_when_idle = true;   // run() returns once the last guest is gone
+};
+
+// What is known about a guest once its session has ended.
+struct SessionReport {
+    xen::SessionStatus status;
+    xen::GuestSession::EndReason reason;
+};
+
+class Daemon {
+public:
+    explicit Daemon(DaemonOptions options = {});
+    ~Daemon();
+    Daemon(const Daemon&) = delete;
+    Daemon& operator=(const Daemon&) = delete;
+
+    // Attach a vGPU to a guest and start serving it. The attach runs on the
+    // caller's thread so errors surface here (nothing is left half-created).
+    void attach(xen::SessionOptions options);
+
+    // Serve until a stop signal, request_stop(), or (exit_when_idle) until no
+    // guest is left. Returns the process exit status.
+    int run();
+    void request_stop();  // any thread
+
+    size_t active_sessions() const;
+    // Reports of sessions that ended, oldest first.
+    std::vector<SessionReport> reports() const;
+
+private:
+    struct Running {
+        std::unique_ptr<xen::GuestSession> session;
+        std::thread thread;
+        xen::GuestSession::EndReason reason = xen::GuestSession::EndReason::Stopped;
+    };
+    void reap(uint16_t domid);
+    void stop_all();
+
+    DaemonOptions options_;
+    boost::asio::io_context io_;
+    std::optional<boost::asio::signal_set> signals_;
+    mutable std::mutex mutex_;  // guards sessions_ and reports_
+    std::map<uint16_t, Running> sessions_;
+    std::vector<SessionReport> reports_;
+};
+
+}  // namespace xengt::daemon

@@ -1,0 +1,96 @@
+// xengtd: the dom0 GPU mediator daemon.
+//
+// Until the full service (xenstore-driven attach, xengt-ctl) exists, it is
+// pointed at one existing, normally paused, domain:
+//   xl create -p guest.cfg && xengtd --domid N & xl unpause N
+// It attaches a vGPU at the given PCI address, serves until the domain dies or
+// SIGTERM/SIGINT, then tears everything down and exits 0.
+#include <boost/program_options.hpp>
+#include <cstdio>
+#include <iostream>
+#include <system_error>
+
+#include "mediator/base/log.hpp"
+#include "xengt/daemon/daemon.hpp"
+
+namespace po = boost::program_options;
+
+namespace {
+
+std::optional<xengt::LogLevel> parse_level(const std::string& s) {
+    if (s == "error") return xengt::LogLevel::Error;
+    if (s == "warn") return xengt::LogLevel::Warn;
+    if (s == "info") return xengt::LogLevel::Info;
+    if (s == "debug") return xengt::LogLevel::Debug;
+    return std::nullopt;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    po::options_description desc(
+        "Usage: xengtd --domid N [options]\n"
+        "Serve a virtual Intel GPU to Xen HVM guest N until it dies or SIGTERM.\n\nOptions");
+    // clang-format off
+    desc.add_options()
+        ("help,h", "show this help")
+        ("version", "show the version")
+        ("domid", po::value<unsigned>(), "guest domain to attach to (required)")
+        ("bdf", po::value<std::string>()->default_value("00:02.0"),
+         "PCI address of the vGPU in the guest ([SSSS:]BB:DD.F, hex)")
+        ("log-level", po::value<std::string>()->default_value("info"),
+         "error, warn, info or debug");
+    // clang-format on
+    po::variables_map vm;
+    try {
+        po::store(po::parse_command_line(argc, argv, desc), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        std::fprintf(stderr, "xengtd: %s\n(try --help)\n", e.what());
+        return 2;
+    }
+    if (vm.count("help")) {
+        std::cout << desc << "\n";
+        return 0;
+    }
+    if (vm.count("version")) {
+        std::cout << "xengtd " XENGT_VERSION "\n";
+        return 0;
+    }
+    auto level = parse_level(vm["log-level"].as<std::string>());
+    if (!level) {
+        std::fprintf(stderr, "xengtd: --log-level must be error, warn, info or debug\n");
+        return 2;
+    }
+    xengt::set_log_level(*level);
+    if (!vm.count("domid")) {
+        std::fprintf(stderr, "xengtd: --domid is required\n(try --help)\n");
+        return 2;
+    }
+    unsigned domid = vm["domid"].as<unsigned>();
+    if (domid == 0 || domid >= 0x7ff0) {  // DOMID_FIRST_RESERVED: the rest are not guests
+        std::fprintf(stderr, "xengtd: --domid %u is not a guest domain\n", domid);
+        return 2;
+    }
+    auto bdf = xengt::xen::PciAddress::parse(vm["bdf"].as<std::string>());
+    if (!bdf) {
+        std::fprintf(stderr, "xengtd: --bdf '%s' is not a PCI address like 00:02.0\n",
+                     vm["bdf"].as<std::string>().c_str());
+        return 2;
+    }
+
+    try {
+        xengt::daemon::Daemon daemon;
+        xengt::xen::SessionOptions opts;
+        opts.domid = static_cast<uint16_t>(domid);
+        opts.bdf = *bdf;
+        daemon.attach(opts);
+        return daemon.run();
+    } catch (const std::system_error& e) {
+        XENGT_LOG(xengt::LogLevel::Error, "xengtd", "cannot attach: %s", e.what());
+        return 1;
+    } catch (const std::exception& e) {
+        XENGT_LOG(xengt::LogLevel::Error, "xengtd", "%s", e.what());
+        return 1;
+    }
+}

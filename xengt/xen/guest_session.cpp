@@ -1,0 +1,214 @@
+#include "xengt/xen/guest_session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <system_error>
+
+#include "mediator/base/log.hpp"
+#include "xengt/xen/error.hpp"
+
+namespace xengt::xen {
+namespace {
+
+// One ioreq page holds 4096 / sizeof(ioreq_t) slots, and Xen 4.17 provides only
+// that one page (frame ioreq(0)).
+constexpr unsigned kMaxVcpus = kPageSize / sizeof(ioreq_t);
+
+unsigned query_nr_vcpus(xendevicemodel_handle* dm, uint16_t domid) {
+    unsigned n = 0;
+    if (xendevicemodel_nr_vcpus(dm, domid, &n) != 0) {
+        throw_errno(domid, "query vCPU count (xendevicemodel_nr_vcpus)");
+    }
+    if (n == 0 || n > kMaxVcpus) {
+        throw XenError(ERANGE, domid,
+                       "guest has " + std::to_string(n) + " vCPUs; one ioreq page serves 1 to " +
+                           std::to_string(kMaxVcpus));
+    }
+    return n;
+}
+
+mediator::VgpuConfig named(mediator::VgpuConfig c, uint16_t domid) {
+    if (c.name.empty() || c.name == "vgpu") {
+        c.name = "dom" + std::to_string(domid);
+    }
+    return c;
+}
+
+}  // namespace
+
+GuestSession::GuestSession(SessionOptions options)
+    : options_(std::move(options)),
+      subject_("dom" + std::to_string(options_.domid)),
+      guest_memory_(fmem_.get(), options_.domid),
+      nr_vcpus_(query_nr_vcpus(dm_.get(), options_.domid)),
+      server_(dm_.get(), options_.domid),
+      page_(fmem_.get(), server_),
+      enabled_(server_),
+      ports_(bind_vcpu_ports()),
+      claims_(server_),
+      pci_(server_, options_.bdf),
+      vgpu_(named(options_.vgpu, options_.domid), *this),
+      dispatcher_(subject_, options_.bdf, vgpu_, guest_memory_),
+      evtchn_fd_(io_),
+      xenstore_fd_(io_) {
+    // The descriptors belong to libxenevtchn / libxenstore; Asio only polls them
+    // (released again in the destructor so Asio does not close them).
+    evtchn_fd_.assign(evtchn_.fd());
+    xenstore_fd_.assign(store_.fd());
+    if (!store_.watch("@releaseDomain", subject_)) {
+        throw std::system_error(errno, std::generic_category(),
+                                subject_ + ": watch @releaseDomain");
+    }
+    XENGT_LOG(LogLevel::Info, subject_,
+              "vGPU attached at %s: ioreq server %u, %u vCPU(s), ioreq page via %s",
+              options_.bdf.to_string().c_str(), server_.id(), nr_vcpus_,
+              page_.path() == IoreqPage::Path::ResourceMapping ? "resource mapping"
+                                                               : "legacy gfn");
+}
+
+std::vector<BoundPort> GuestSession::bind_vcpu_ports() {
+    // vp_eport is valid only now that the server is enabled.
+    std::vector<BoundPort> ports;
+    ports.reserve(nr_vcpus_);
+    for (unsigned v = 0; v < nr_vcpus_; ++v) {
+        evtchn_port_t remote = __atomic_load_n(&page_.slot(v)->vp_eport, __ATOMIC_ACQUIRE);
+        ports.emplace_back(evtchn_.get(), options_.domid, remote);
+        evtchn_port_t local = ports.back().local();
+        if (local >= vcpu_of_port_.size()) {
+            vcpu_of_port_.resize(local + 1, -1);
+        }
+        vcpu_of_port_[local] = static_cast<int32_t>(v);
+    }
+    return ports;
+}
+
+GuestSession::~GuestSession() {
+    answer_in_flight();
+    store_.unwatch("@releaseDomain", subject_);
+    evtchn_fd_.release();
+    xenstore_fd_.release();
+    XENGT_LOG(LogLevel::Info, subject_,
+              "tearing down vGPU: %llu requests served, %llu bad requests answered",
+              static_cast<unsigned long long>(dispatcher_.counters().pio +
+                                              dispatcher_.counters().mmio +
+                                              dispatcher_.counters().pci_config),
+              static_cast<unsigned long long>(dispatcher_.counters().hostile));
+}
+
+void GuestSession::answer_in_flight() {
+    for (unsigned v = 0; v < nr_vcpus_; ++v) {
+        if (service_slot(*page_.slot(v), dispatcher_)) {
+            xenevtchn_notify(evtchn_.get(), ports_[v].local());
+        }
+    }
+}
+
+GuestSession::EndReason GuestSession::run() {
+    end_reason_ = EndReason::Stopped;
+    arm_event_channel();
+    arm_xenstore();
+    // A request may have been posted before we started polling.
+    answer_in_flight();
+    check_domain_alive();
+    io_.run();
+    io_.restart();
+    evtchn_fd_.cancel();
+    xenstore_fd_.cancel();
+    io_.poll();  // let the cancelled handlers complete
+    io_.restart();
+    return end_reason_;
+}
+
+void GuestSession::stop() { io_.stop(); }
+
+void GuestSession::arm_event_channel() {
+    evtchn_fd_.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                          [this](const boost::system::error_code& ec) {
+                              if (ec) {
+                                  return;
+                              }
+                              on_event_channel();
+                              arm_event_channel();
+                          });
+}
+
+void GuestSession::on_event_channel() {
+    xenevtchn_port_or_error_t port = xenevtchn_pending(evtchn_.get());
+    if (port < 0) {
+        XENGT_LOG(LogLevel::Error, subject_, "xenevtchn_pending failed: %m");
+        return;
+    }
+    ++events_;
+    // Unmask before servicing: the slot state, not the event, is the truth, so
+    // an event arriving meanwhile only causes a harmless re-check.
+    xenevtchn_unmask(evtchn_.get(), static_cast<evtchn_port_t>(port));
+    auto p = static_cast<size_t>(port);
+    if (p >= vcpu_of_port_.size() || vcpu_of_port_[p] < 0) {
+        return;
+    }
+    auto vcpu = static_cast<unsigned>(vcpu_of_port_[p]);
+    if (service_slot(*page_.slot(vcpu), dispatcher_)) {
+        xenevtchn_notify(evtchn_.get(), static_cast<evtchn_port_t>(port));
+    }
+}
+
+void GuestSession::arm_xenstore() {
+    xenstore_fd_.async_wait(boost::asio::posix::descriptor_base::wait_read,
+                            [this](const boost::system::error_code& ec) {
+                                if (ec) {
+                                    return;
+                                }
+                                store_.take_events();
+                                check_domain_alive();
+                                arm_xenstore();
+                            });
+}
+
+void GuestSession::check_domain_alive() {
+    DomainLiveness l = DomainLiveness::Running;
+    try {
+        l = domains_.query(options_.domid);
+    } catch (const XenError& e) {
+        XENGT_LOG(LogLevel::Error, subject_, "%s", e.what());
+        return;
+    }
+    if (l != DomainLiveness::Running) {
+        XENGT_LOG(LogLevel::Info, subject_, "domain is %s: detaching vGPU", to_string(l));
+        end_reason_ = EndReason::DomainGone;
+        io_.stop();
+    }
+}
+
+SessionStatus GuestSession::status() const {
+    SessionStatus s;
+    s.domid = options_.domid;
+    s.bdf = options_.bdf;
+    s.vcpus = nr_vcpus_;
+    s.page_path = page_.path();
+    s.dispatch = dispatcher_.counters();
+    s.vgpu = vgpu_.counters();
+    s.guest_pages_mapped = guest_memory_.mapped_pages();
+    s.trapped_windows = claims_.claimed().size();
+    s.events = events_;
+    return s;
+}
+
+void GuestSession::set_trap_windows(std::span<const mediator::TrapWindow> windows) {
+    claims_.reconcile(windows);
+}
+
+bool GuestSession::read_guest(GuestPhysAddr addr, std::span<std::byte> out) {
+    return guest_memory_.read(addr, out);
+}
+
+bool GuestSession::write_guest(GuestPhysAddr addr, std::span<const std::byte> in) {
+    return guest_memory_.write(addr, in);
+}
+
+void GuestSession::inject_msi(uint64_t address, uint32_t data) {
+    if (xendevicemodel_inject_msi(dm_.get(), options_.domid, address, data) != 0) {
+        XENGT_LOG(LogLevel::Error, subject_, "inject MSI (addr %#llx data %#x) failed: %m",
+                  static_cast<unsigned long long>(address), data);
+    }
+}
+
+}  // namespace xengt::xen

@@ -1,0 +1,107 @@
+// One guest's vGPU served over Xen: everything from "create the ioreq server"
+// to "answer the last request and destroy it".
+//
+// Construction performs the whole attach sequence (any failure unwinds what
+// was done and throws a XenError naming the step). run() serves on the calling
+// thread until the domain dies or stop() is called. Destruction answers any
+// request still in flight — a vCPU left waiting on a destroyed server stays
+// blocked for good — then tears down in exact reverse order.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mediator/hypervisor_port.hpp"
+#include "mediator/vgpu.hpp"
+#include "xengt/xen/domain_info.hpp"
+#include "xengt/xen/guest_memory.hpp"
+#include "xengt/xen/handles.hpp"
+#include "xengt/xen/ioreq_dispatch.hpp"
+#include "xengt/xen/ioreq_server.hpp"
+#include "xengt/xen/pci_address.hpp"
+#include "xenstore/store.hpp"
+
+namespace xengt::xen {
+
+struct SessionOptions {
+    uint16_t domid = 0;
+    PciAddress bdf{};
+    mediator::VgpuConfig vgpu{};  // an empty name becomes "dom<N>"
+};
+
+struct SessionStatus {
+    uint16_t domid = 0;
+    PciAddress bdf{};
+    unsigned vcpus = 0;
+    IoreqPage::Path page_path = IoreqPage::Path::ResourceMapping;
+    DispatchCounters dispatch{};
+    mediator::VgpuCounters vgpu{};
+    size_t guest_pages_mapped = 0;
+    size_t trapped_windows = 0;
+    uint64_t events = 0;
+};
+
+class GuestSession final : private mediator::HypervisorPort {
+public:
+    enum class EndReason : uint8_t { Stopped, DomainGone };
+
+    explicit GuestSession(SessionOptions options);  // throws XenError / std::system_error
+    ~GuestSession() override;
+    GuestSession(const GuestSession&) = delete;
+    GuestSession& operator=(const GuestSession&) = delete;
+
+    EndReason run();
+    void stop();  // from any thread
+
+    // Only while run() is not executing (or from inside the loop).
+    SessionStatus status() const;
+    const std::string& subject() const { return subject_; }
+    uint16_t domid() const { return options_.domid; }
+
+private:
+    // mediator::HypervisorPort
+    void set_trap_windows(std::span<const mediator::TrapWindow> windows) override;
+    bool read_guest(GuestPhysAddr addr, std::span<std::byte> out) override;
+    bool write_guest(GuestPhysAddr addr, std::span<const std::byte> in) override;
+    void inject_msi(uint64_t address, uint32_t data) override;
+
+    std::vector<BoundPort> bind_vcpu_ports();
+    void arm_event_channel();
+    void on_event_channel();
+    void arm_xenstore();
+    void check_domain_alive();
+    void answer_in_flight();
+
+    // Declaration order is the attach order; destruction runs it backwards.
+    SessionOptions options_;
+    std::string subject_;
+    DeviceModel dm_;
+    ForeignMemory fmem_;
+    EventChannels evtchn_;
+    DomainInfo domains_;
+    xenstore::XenStore store_;
+    GuestMemory guest_memory_;
+    unsigned nr_vcpus_;
+    IoreqServer server_;
+    IoreqPage page_;
+    ServerEnabled enabled_;
+    std::vector<int32_t> vcpu_of_port_;  // index: local port; -1 = not ours (filled by binding)
+    std::vector<BoundPort> ports_;       // index: vCPU id
+    TrapClaims claims_;
+    ClaimedPciDevice pci_;
+    mediator::Vgpu vgpu_;
+    IoreqDispatcher dispatcher_;
+
+    boost::asio::io_context io_;
+    boost::asio::posix::stream_descriptor evtchn_fd_;
+    boost::asio::posix::stream_descriptor xenstore_fd_;
+    EndReason end_reason_ = EndReason::Stopped;
+    uint64_t events_ = 0;
+};
+
+}  // namespace xengt::xen
