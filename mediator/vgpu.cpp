@@ -1,2 +1,326 @@
-// Placeholder: implemented by the mediator work.
 #include "mediator/vgpu.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <utility>
+
+#include "mediator/guest_log.hpp"
+#include "mediator/mmio/bar0_layout.hpp"
+#include "mediator/mmio/ggtt_window.hpp"
+#include "mediator/mmio/register_file.hpp"
+#include "mediator/pci/bar_decode.hpp"
+#include "mediator/pci/config_layout.hpp"
+#include "mediator/pci/config_space.hpp"
+#include "mediator/pci/msi.hpp"
+#include "mediator/pvinfo.hpp"
+
+namespace xengt::mediator {
+namespace {
+
+// BAR4 index/data pair (intel-gpu.md §1.4): MMIO_INDEX dword at +0,
+// MMIO_DATA dword at +4.
+constexpr uint32_t kIoIndexBytes = 4;
+constexpr uint32_t kIoData = 4;
+// MMIO_INDEX bit 0 set: the data port reaches the GGTT at byte offset index & ~1.
+constexpr uint32_t kIoIndexGgtt = 1;
+
+VgpuConfig presented(VgpuConfig config) {
+    const uint64_t requested = config.aperture_bytes;
+    config.aperture_bytes = pci::presented_aperture_size(requested);
+    if (config.aperture_bytes != requested) {
+        XENGT_LOG(LogLevel::Error, config.name,
+                  "aperture size 0x%llx is not a power of two in [4 KiB, 2^51]; using 0x%llx",
+                  static_cast<unsigned long long>(requested),
+                  static_cast<unsigned long long>(config.aperture_bytes));
+    }
+    return config;
+}
+
+// Offset of `addr` in [base, base + size), if it is there.
+std::optional<uint64_t> offset_in(const std::optional<GuestPhysAddr>& base, uint64_t size,
+                                  uint64_t addr) {
+    if (!base || addr < base->value() || addr - base->value() >= size) {
+        return std::nullopt;
+    }
+    return addr - base->value();
+}
+
+}  // namespace
+
+struct Vgpu::Impl {
+    Impl(VgpuConfig c, HypervisorPort& p)
+        : config(presented(std::move(c))),
+          port(p),
+          log(config.name),
+          cfg(pci::vgpu_config_fields(config), log),
+          bars(config.aperture_bytes),
+          regs(log, counters.untracked) {
+        pvinfo_populate(regs.context(), config);
+    }
+
+    // Where a memory access lands.
+    enum class Target { None, Bar0, Bar2, Straddle };
+    struct Hit {
+        Target target;
+        uint64_t offset;
+    };
+    Hit locate(GuestPhysAddr addr, AccessSize size) const;
+
+    TrapRead bar0_read(uint64_t offset, AccessSize size);
+    TrapResult bar0_write(uint64_t offset, AccessSize size, uint64_t value);
+    TrapRead ggtt_read(uint32_t offset, AccessSize size);
+    TrapResult ggtt_write(uint32_t offset, AccessSize size, uint64_t value);
+    std::optional<uint32_t> io_offset(IoPort io_port) const;
+    TrapRead io_data_read();
+    TrapResult io_data_write(uint32_t value);
+    void refresh_windows();
+
+    TrapRead tally(TrapRead r) {
+        tally(r.result);
+        return r;
+    }
+    TrapResult tally(TrapResult r) {
+        counters.unclaimed += r == TrapResult::Unclaimed;
+        counters.rejected += r == TrapResult::Rejected;
+        return r;
+    }
+
+    VgpuConfig config;
+    HypervisorPort& port;
+    VgpuCounters counters;
+    GuestLog log;
+    pci::ConfigSpace cfg;
+    pci::BarDecoder bars;
+    mmio::RegisterFile regs;
+    mmio::GgttWindow ggtt;
+    uint32_t io_index = 0;  // BAR4 MMIO_INDEX
+};
+
+Vgpu::Impl::Hit Vgpu::Impl::locate(GuestPhysAddr addr, AccessSize size) const {
+    const uint64_t a = addr.value();
+    const uint64_t tail = size.bytes() - 1;
+    // BAR0 wins over a BAR2 the guest made overlap it: registers matter more.
+    if (auto off = offset_in(bars.bases().bar0, mmio::kBar0Size, a)) {
+        return {*off + tail < mmio::kBar0Size ? Target::Bar0 : Target::Straddle, *off};
+    }
+    if (auto off = offset_in(bars.bases().bar2, config.aperture_bytes, a)) {
+        return {*off + tail < config.aperture_bytes ? Target::Bar2 : Target::Straddle, *off};
+    }
+    return {Target::None, 0};
+}
+
+TrapRead Vgpu::Impl::ggtt_read(uint32_t offset, AccessSize size) {
+    ++counters.ggtt_reads;
+    TrapRead r = ggtt.read(offset, size);
+    if (r.result != TrapResult::Handled) {
+        XENGT_GUEST_LOG(log, LogLevel::Warn, "GGTT read of %u bytes at +0x%x rejected",
+                        size.bytes(), offset);
+    }
+    return r;
+}
+
+TrapResult Vgpu::Impl::ggtt_write(uint32_t offset, AccessSize size, uint64_t value) {
+    ++counters.ggtt_writes;
+    TrapResult r = ggtt.write(offset, size, value);
+    if (r != TrapResult::Handled) {
+        XENGT_GUEST_LOG(log, LogLevel::Warn, "GGTT write of %u bytes at +0x%x rejected",
+                        size.bytes(), offset);
+    }
+    return r;
+}
+
+TrapRead Vgpu::Impl::bar0_read(uint64_t offset, AccessSize size) {
+    if (offset < mmio::kRegisterFileSize) {
+        return regs.read(static_cast<uint32_t>(offset), size);
+    }
+    if (offset >= mmio::kGgttOffset) {
+        return ggtt_read(static_cast<uint32_t>(offset - mmio::kGgttOffset), size);
+    }
+    // 2..8 MiB decodes nothing that i915 or GVT-g ever touches.
+    XENGT_GUEST_LOG(log, LogLevel::Warn, "read of reserved BAR0 offset 0x%llx rejected",
+                    static_cast<unsigned long long>(offset));
+    return {size.mask(), TrapResult::Rejected};
+}
+
+TrapResult Vgpu::Impl::bar0_write(uint64_t offset, AccessSize size, uint64_t value) {
+    if (offset < mmio::kRegisterFileSize) {
+        return regs.write(static_cast<uint32_t>(offset), size, value);
+    }
+    if (offset >= mmio::kGgttOffset) {
+        return ggtt_write(static_cast<uint32_t>(offset - mmio::kGgttOffset), size, value);
+    }
+    XENGT_GUEST_LOG(log, LogLevel::Warn, "write to reserved BAR0 offset 0x%llx rejected",
+                    static_cast<unsigned long long>(offset));
+    return TrapResult::Rejected;
+}
+
+std::optional<uint32_t> Vgpu::Impl::io_offset(IoPort io_port) const {
+    const auto& base = bars.bases().bar4;
+    if (!base || io_port < *base) {
+        return std::nullopt;
+    }
+    const uint32_t rel = uint32_t{io_port.value()} - base->value();
+    return rel < pci::kBar4Size ? std::optional<uint32_t>(rel) : std::nullopt;
+}
+
+TrapRead Vgpu::Impl::io_data_read() {
+    if (io_index & kIoIndexGgtt) {
+        return ggtt_read(io_index & ~kIoIndexGgtt, AccessSize::dword());
+    }
+    return regs.read(io_index, AccessSize::dword());
+}
+
+TrapResult Vgpu::Impl::io_data_write(uint32_t value) {
+    if (io_index & kIoIndexGgtt) {
+        return ggtt_write(io_index & ~kIoIndexGgtt, AccessSize::dword(), value);
+    }
+    return regs.write(io_index, AccessSize::dword(), value);
+}
+
+void Vgpu::Impl::refresh_windows() {
+    if (bars.update(cfg)) {
+        ++counters.trap_window_updates;
+        port.set_trap_windows(bars.windows());
+    }
+}
+
+Vgpu::Vgpu(VgpuConfig config, HypervisorPort& hypervisor)
+    : impl_(std::make_unique<Impl>(std::move(config), hypervisor)) {}
+
+Vgpu::~Vgpu() = default;
+
+const VgpuConfig& Vgpu::config() const {
+    return impl_->config;
+}
+const VgpuCounters& Vgpu::counters() const {
+    return impl_->counters;
+}
+
+TrapRead Vgpu::config_read(uint32_t reg, AccessSize size) {
+    ++impl_->counters.config_reads;
+    return impl_->tally(impl_->cfg.read(reg, size));
+}
+
+TrapResult Vgpu::config_write(uint32_t reg, AccessSize size, uint64_t value) {
+    Impl& m = *impl_;
+    ++m.counters.config_writes;
+    const TrapResult r = m.cfg.write(reg, size, value);
+    // Only COMMAND and the BARs change what the device decodes. A handled
+    // write has reg < 256, so reg + size cannot wrap.
+    const uint32_t end = reg + size.bytes();
+    const bool decode_inputs = (reg < pci::kCommandEnd && end > pci::kCommand) ||
+                               (reg < pci::kBarsEnd && end > pci::kBar0);
+    if (r == TrapResult::Handled && decode_inputs) {
+        m.refresh_windows();
+    }
+    return m.tally(r);
+}
+
+TrapRead Vgpu::mmio_read(GuestPhysAddr addr, AccessSize size) {
+    Impl& m = *impl_;
+    ++m.counters.mmio_reads;
+    const Impl::Hit hit = m.locate(addr, size);
+    switch (hit.target) {
+        case Impl::Target::Bar0:
+            return m.tally(m.bar0_read(hit.offset, size));
+        case Impl::Target::Bar2:
+            XENGT_GUEST_LOG(m.log, LogLevel::Warn, "aperture access not backed (read at +0x%llx)",
+                            static_cast<unsigned long long>(hit.offset));
+            return m.tally({size.mask(), TrapResult::Rejected});
+        case Impl::Target::Straddle:
+            XENGT_GUEST_LOG(m.log, LogLevel::Warn, "MMIO read at 0x%llx crosses a BAR end",
+                            static_cast<unsigned long long>(addr.value()));
+            return m.tally({size.mask(), TrapResult::Rejected});
+        case Impl::Target::None:
+            break;
+    }
+    XENGT_GUEST_LOG(m.log, LogLevel::Debug, "MMIO read at 0x%llx decodes to no BAR",
+                    static_cast<unsigned long long>(addr.value()));
+    return m.tally({size.mask(), TrapResult::Unclaimed});
+}
+
+TrapResult Vgpu::mmio_write(GuestPhysAddr addr, AccessSize size, uint64_t value) {
+    Impl& m = *impl_;
+    ++m.counters.mmio_writes;
+    const Impl::Hit hit = m.locate(addr, size);
+    switch (hit.target) {
+        case Impl::Target::Bar0:
+            return m.tally(m.bar0_write(hit.offset, size, value));
+        case Impl::Target::Bar2:
+            XENGT_GUEST_LOG(m.log, LogLevel::Warn, "aperture access not backed (write at +0x%llx)",
+                            static_cast<unsigned long long>(hit.offset));
+            return m.tally(TrapResult::Rejected);
+        case Impl::Target::Straddle:
+            XENGT_GUEST_LOG(m.log, LogLevel::Warn, "MMIO write at 0x%llx crosses a BAR end",
+                            static_cast<unsigned long long>(addr.value()));
+            return m.tally(TrapResult::Rejected);
+        case Impl::Target::None:
+            break;
+    }
+    XENGT_GUEST_LOG(m.log, LogLevel::Debug, "MMIO write at 0x%llx decodes to no BAR",
+                    static_cast<unsigned long long>(addr.value()));
+    return m.tally(TrapResult::Unclaimed);
+}
+
+TrapRead Vgpu::pio_read(IoPort port, AccessSize size) {
+    Impl& m = *impl_;
+    ++m.counters.pio_reads;
+    const std::optional<uint32_t> rel = m.io_offset(port);
+    if (!rel) {
+        return m.tally({size.mask(), TrapResult::Unclaimed});
+    }
+    if (size.bytes() <= kIoIndexBytes - std::min(*rel, kIoIndexBytes)) {
+        return m.tally({(m.io_index >> (8 * *rel)) & size.mask(), TrapResult::Handled});
+    }
+    if (*rel == kIoData && size == AccessSize::dword()) {
+        return m.tally(m.io_data_read());
+    }
+    XENGT_GUEST_LOG(m.log, LogLevel::Warn, "I/O BAR read of %u bytes at +0x%x rejected",
+                    size.bytes(), *rel);
+    return m.tally({size.mask(), TrapResult::Rejected});
+}
+
+TrapResult Vgpu::pio_write(IoPort port, AccessSize size, uint64_t value) {
+    Impl& m = *impl_;
+    ++m.counters.pio_writes;
+    const std::optional<uint32_t> rel = m.io_offset(port);
+    if (!rel) {
+        return m.tally(TrapResult::Unclaimed);
+    }
+    if (size.bytes() <= kIoIndexBytes - std::min(*rel, kIoIndexBytes)) {
+        const unsigned shift = 8 * *rel;
+        const auto mask = static_cast<uint32_t>(size.mask() << shift);
+        m.io_index = (m.io_index & ~mask) | (static_cast<uint32_t>(value << shift) & mask);
+        return m.tally(TrapResult::Handled);
+    }
+    if (*rel == kIoData && size == AccessSize::dword()) {
+        return m.tally(m.io_data_write(static_cast<uint32_t>(value)));
+    }
+    XENGT_GUEST_LOG(m.log, LogLevel::Warn, "I/O BAR write of %u bytes at +0x%x rejected",
+                    size.bytes(), *rel);
+    return m.tally(TrapResult::Rejected);
+}
+
+uint32_t Vgpu::peek_register(MmioOffset offset) const {
+    return impl_->regs.peek(offset.value());
+}
+
+bool Vgpu::signal_msi() {
+    const pci::MsiMessage msi = pci::msi_message(impl_->cfg);
+    if (!msi.enabled) {
+        return false;
+    }
+    impl_->port.inject_msi(msi.address, msi.data);
+    return true;
+}
+
+bool Vgpu::pv_aware() const {
+    return impl_->regs.pvinfo().pv_aware;
+}
+
+uint64_t Vgpu::g2v_notify_count(uint32_t code) const {
+    const auto& counts = impl_->regs.pvinfo().g2v_counts;
+    return code < counts.size() ? counts[code] : 0;
+}
+
+}  // namespace xengt::mediator

@@ -81,6 +81,16 @@ public:
     // daemon's status output and for tests).
     uint32_t peek_register(MmioOffset offset) const;
 
+    // Raise the vGPU's interrupt: if the guest enabled its MSI capability,
+    // inject the message exactly as programmed and return true; else false.
+    bool signal_msi();
+
+    // True once the guest has read the PVINFO page (it knows it is a vGPU).
+    bool pv_aware() const;
+
+    // How many times the guest sent g2v_notify `code` (0 for unknown codes).
+    uint64_t g2v_notify_count(uint32_t code) const;
+
 private:
     struct Impl;
     std::unique_ptr<Impl> impl_;

@@ -1,0 +1,52 @@
+// The vGPU's BAR0 register file: 2 MiB of virtual registers ("vregs"), with
+// every access routed through the MMIO table.
+//
+// Guest accesses are 1, 2, 4 or 8 bytes, naturally aligned. The table works
+// in dwords, so a qword is two dword accesses (low first) and a narrower
+// access works on the dword containing it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "mediator/guest_log.hpp"
+#include "mediator/mmio/mmio_context.hpp"
+#include "mediator/pvinfo.hpp"
+#include "mediator/trap.hpp"
+
+namespace xengt::mediator::mmio {
+
+class RegisterFile {
+  public:
+    // Allocates the vregs and applies every table row's reset value.
+    // `untracked` counts dword accesses that hit no table row.
+    RegisterFile(GuestLog& log, uint64_t& untracked);
+    RegisterFile(const RegisterFile&) = delete;
+    RegisterFile& operator=(const RegisterFile&) = delete;
+
+    // `offset` is the byte offset into BAR0; anything outside the 2 MiB or
+    // not naturally aligned is Rejected (reads all-ones).
+    TrapRead read(uint32_t offset, AccessSize size);
+    TrapResult write(uint32_t offset, AccessSize size, uint64_t value);
+
+    // The stored dword containing `offset`, without side effects; all-ones
+    // beyond the register file.
+    uint32_t peek(uint32_t offset) const;
+
+    // Host-side access for setting up emulated blocks (PVINFO).
+    MmioContext& context() { return ctx_; }
+    const PvInfoState& pvinfo() const { return pvinfo_; }
+
+  private:
+    bool valid_access(uint32_t offset, AccessSize size, const char* what);
+    uint32_t read_dword(uint32_t offset);
+    TrapResult write_dword(uint32_t offset, uint32_t value, uint32_t byte_mask);
+
+    std::unique_ptr<uint32_t[]> vregs_;
+    PvInfoState pvinfo_;
+    GuestLog& log_;
+    uint64_t& untracked_;
+    MmioContext ctx_;
+};
+
+}  // namespace xengt::mediator::mmio
