@@ -81,7 +81,9 @@ int main(int argc, char** argv) {
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
     if (vm.count("help")) {
-        std::printf("%s\n", static_cast<std::ostringstream&>(std::ostringstream() << desc).str().c_str());
+        std::ostringstream help;
+        help << desc;
+        std::printf("%s\n", help.str().c_str());
         return 0;
     }
     const uint64_t iterations = vm["iterations"].as<uint64_t>();

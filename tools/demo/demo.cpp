@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     set_log_level(vm.count("verbose") ? LogLevel::Debug : LogLevel::Info);
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep our lines in order with the daemon's log
 
     std::printf("== simulated Xen host: %u HVM guest(s), each probing its vGPU at 00:02.0\n", n);
     sim::Host host;

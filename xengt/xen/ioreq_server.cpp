@@ -15,11 +15,12 @@ namespace {
 
 std::string subject(uint16_t domid) { return "dom" + std::to_string(domid); }
 
-// Teardown calls fail with ESRCH once Xen has already reaped a dead domain's
-// servers; that is expected, anything else is worth an error line.
+// Once Xen has reaped a dead domain's servers, teardown calls fail with ENOENT
+// (domain dying) or ESRCH (domain gone); that is expected, anything else is
+// worth an error line.
 void log_teardown_failure(uint16_t domid, const char* what) {
     int err = errno;
-    LogLevel level = err == ESRCH ? LogLevel::Debug : LogLevel::Error;
+    LogLevel level = (err == ESRCH || err == ENOENT) ? LogLevel::Debug : LogLevel::Error;
     XENGT_LOG(level, subject(domid), "%s failed: %s", what, std::strerror(err));
 }
 

@@ -1,0 +1,188 @@
+// Guest memory: memfd-backed frames, the p2m, and dom0's foreign mappings of
+// them (what privcmd does for xenforeignmemory).
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <system_error>
+
+#include "tools/xensim/state.hpp"
+
+namespace xengt::sim::detail {
+namespace {
+
+// Where libxenguest puts the ioreq server pages of an HVM guest: eight pages
+// below the special-page block that ends at 0xff000, then the two legacy
+// HVM_PARAM_{IOREQ,BUFIOREQ}_PFN pages Xen falls back to.
+constexpr std::array<uint64_t, 10> kSpecialGfns = {0xfeff0, 0xfeff1, 0xfeff2, 0xfeff3, 0xfeff4,
+                                                   0xfeff5, 0xfeff6, 0xfeff7, 0xfeffd, 0xfeffb};
+
+[[noreturn]] void throw_errno(const std::string& what) {
+    throw std::system_error(errno, std::generic_category(), "xensim: " + what);
+}
+
+}  // namespace
+
+std::shared_ptr<SharedMemory> SharedMemory::create(const std::string& name, uint64_t bytes) {
+    int fd = memfd_create(name.c_str(), MFD_CLOEXEC);
+    if (fd < 0) {
+        throw_errno("memfd_create " + name);
+    }
+    if (ftruncate(fd, static_cast<off_t>(bytes)) != 0) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        throw_errno("ftruncate " + name);
+    }
+    void* base = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED) {
+        int err = errno;
+        close(fd);
+        errno = err;
+        throw_errno("mmap " + name);
+    }
+    return std::shared_ptr<SharedMemory>(
+        new SharedMemory(fd, bytes, static_cast<std::byte*>(base)));
+}
+
+SharedMemory::~SharedMemory() {
+    munmap(base_, size_);
+    close(fd_);
+}
+
+std::optional<PageRef> p2m_lookup(const Domain& d, uint64_t gfn) {
+    if (gfn < d.ram_present.size()) {
+        if (!d.ram_present[gfn] || !d.ram) {
+            return std::nullopt;
+        }
+        return PageRef{d.ram, gfn * kPageSize};
+    }
+    auto it = d.special_p2m.find(gfn);
+    if (it == d.special_p2m.end()) {
+        return std::nullopt;
+    }
+    return it->second;
+}
+
+bool gpa_is_ram(const Domain& d, uint64_t gpa, uint64_t len) {
+    if (len == 0 || gpa + len < gpa) {
+        return false;
+    }
+    for (uint64_t gfn = gpa / kPageSize; gfn <= (gpa + len - 1) / kPageSize; ++gfn) {
+        if (!p2m_lookup(d, gfn)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void copy_from_guest(const Domain& d, uint64_t gpa, std::byte* out, uint64_t len) {
+    while (len > 0) {
+        auto page = p2m_lookup(d, gpa / kPageSize);
+        if (!page) {
+            throw std::out_of_range("xensim: guest-physical address not RAM");
+        }
+        const uint64_t off = gpa % kPageSize;
+        const uint64_t n = std::min(len, kPageSize - off);
+        std::memcpy(out, page->data() + off, n);
+        out += n;
+        gpa += n;
+        len -= n;
+    }
+}
+
+void copy_to_guest(Domain& d, uint64_t gpa, const std::byte* in, uint64_t len) {
+    while (len > 0) {
+        auto page = p2m_lookup(d, gpa / kPageSize);
+        if (!page) {
+            throw std::out_of_range("xensim: guest-physical address not RAM");
+        }
+        const uint64_t off = gpa % kPageSize;
+        const uint64_t n = std::min(len, kPageSize - off);
+        std::memcpy(page->data() + off, in, n);
+        in += n;
+        gpa += n;
+        len -= n;
+    }
+}
+
+std::optional<uint64_t> alloc_special_gfn(Domain& d) {
+    for (uint64_t gfn : kSpecialGfns) {
+        if (d.used_special_gfns.insert(gfn).second) {
+            return gfn;
+        }
+    }
+    return std::nullopt;
+}
+
+void free_special_gfn(Domain& d, uint64_t gfn) {
+    d.special_p2m.erase(gfn);
+    d.used_special_gfns.erase(gfn);
+}
+
+void* dom0_map(State& s, Domain& d, const std::vector<std::optional<PageRef>>& frames, int prot,
+               void* hint, int flags, std::vector<int>& errs) {
+    const size_t bytes = frames.size() * kPageSize;
+    // Reserve the whole window first so the result is one contiguous range,
+    // then alias each frame into it; failed frames stay inaccessible.
+    void* base = mmap(hint, bytes, PROT_NONE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (flags & MAP_FIXED), -1, 0);
+    if (base == MAP_FAILED) {
+        return nullptr;
+    }
+    Mapping m;
+    m.domid = d.domid;
+    m.pages = frames.size();
+    errs.assign(frames.size(), 0);
+    auto* va = static_cast<std::byte*>(base);
+    for (size_t i = 0; i < frames.size(); ++i) {
+        if (!frames[i]) {
+            errs[i] = -EINVAL;
+            continue;
+        }
+        void* at = mmap(va + i * kPageSize, kPageSize, prot, MAP_SHARED | MAP_FIXED,
+                        frames[i]->mem->fd(), static_cast<off_t>(frames[i]->offset));
+        if (at == MAP_FAILED) {
+            errs[i] = -errno;
+            continue;
+        }
+        ++m.mapped;
+        if (std::find(m.refs.begin(), m.refs.end(), frames[i]->mem) == m.refs.end()) {
+            m.refs.push_back(frames[i]->mem);
+        }
+    }
+    d.dom0_mappings += m.mapped;
+    s.mappings.emplace(reinterpret_cast<uintptr_t>(base), std::move(m));
+    s.changed();
+    return base;
+}
+
+int dom0_unmap(State& s, void* addr, size_t pages) {
+    auto it = s.mappings.find(reinterpret_cast<uintptr_t>(addr));
+    if (it == s.mappings.end() || it->second.pages != pages) {
+        return EINVAL;
+    }
+    munmap(addr, pages * kPageSize);
+    const Mapping m = std::move(it->second);
+    s.mappings.erase(it);
+    auto dit = s.domains.find(m.domid);
+    if (dit != s.domains.end()) {
+        Domain& d = *dit->second;
+        d.dom0_mappings -= m.mapped;
+        reap_if_unmapped(s, d);
+    }
+    s.changed();
+    return 0;
+}
+
+void dom0_unmap_all(State& s) {
+    for (auto& [va, m] : s.mappings) {
+        munmap(reinterpret_cast<void*>(va), m.pages * kPageSize);
+    }
+    s.mappings.clear();
+}
+
+}  // namespace xengt::sim::detail
