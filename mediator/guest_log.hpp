@@ -13,7 +13,7 @@
 namespace xengt::mediator {
 
 class GuestLog {
-  public:
+public:
     explicit GuestLog(std::string subject);
 
     std::string_view subject() const { return subject_; }
@@ -23,7 +23,7 @@ class GuestLog {
     // were refused since the last admitted one, says how many first.
     bool admit(LogLevel level);
 
-  private:
+private:
     std::string subject_;
     RateLimiter limiter_;
 };

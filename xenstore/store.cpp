@@ -24,7 +24,9 @@ XenStore::XenStore() : h_(xs_open(0)) {
     }
 }
 
-XenStore::~XenStore() { xs_close(h_); }
+XenStore::~XenStore() {
+    xs_close(h_);
+}
 
 std::optional<std::string> XenStore::read(const std::string& path) {
     unsigned len = 0;
@@ -37,11 +39,12 @@ std::optional<std::string> XenStore::read(const std::string& path) {
 }
 
 bool XenStore::write(const std::string& path, const std::string& value) {
-    return xs_write(h_, XBT_NULL, path.c_str(), value.data(),
-                    static_cast<unsigned>(value.size()));
+    return xs_write(h_, XBT_NULL, path.c_str(), value.data(), static_cast<unsigned>(value.size()));
 }
 
-bool XenStore::remove(const std::string& path) { return xs_rm(h_, XBT_NULL, path.c_str()); }
+bool XenStore::remove(const std::string& path) {
+    return xs_rm(h_, XBT_NULL, path.c_str());
+}
 
 bool XenStore::watch(const std::string& path, const std::string& token) {
     return xs_watch(h_, path.c_str(), token.c_str());
@@ -51,7 +54,9 @@ bool XenStore::unwatch(const std::string& path, const std::string& token) {
     return xs_unwatch(h_, path.c_str(), token.c_str());
 }
 
-int XenStore::fd() const { return xs_fileno(h_); }
+int XenStore::fd() const {
+    return xs_fileno(h_);
+}
 
 std::vector<WatchEvent> XenStore::take_events() {
     std::vector<WatchEvent> events;

@@ -41,8 +41,12 @@ LogSink set_log_sink(LogSink sink) {
     return old;
 }
 
-void set_log_level(LogLevel max_level) { g_level.store(max_level, std::memory_order_relaxed); }
-LogLevel log_level() { return g_level.load(std::memory_order_relaxed); }
+void set_log_level(LogLevel max_level) {
+    g_level.store(max_level, std::memory_order_relaxed);
+}
+LogLevel log_level() {
+    return g_level.load(std::memory_order_relaxed);
+}
 
 void log_message(LogLevel level, std::string_view subject, const char* fmt, ...) {
     char buf[1024];
@@ -53,8 +57,8 @@ void log_message(LogLevel level, std::string_view subject, const char* fmt, ...)
     if (n < 0) {
         return;
     }
-    std::string_view text(buf, static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n)
-                                                                     : sizeof buf - 1);
+    std::string_view text(
+        buf, static_cast<size_t>(n) < sizeof buf ? static_cast<size_t>(n) : sizeof buf - 1);
     std::lock_guard lock(g_sink_mutex);
     if (g_sink) {
         g_sink(level, subject, text);

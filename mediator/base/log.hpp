@@ -29,10 +29,10 @@ LogLevel log_level();
 void log_message(LogLevel level, std::string_view subject, const char* fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define XENGT_LOG(level, subject, ...)                                  \
-    do {                                                                \
+#define XENGT_LOG(level, subject, ...)                                         \
+    do {                                                                       \
         if (static_cast<int>(level) <= static_cast<int>(::xengt::log_level())) \
-            ::xengt::log_message(level, subject, __VA_ARGS__);          \
+            ::xengt::log_message(level, subject, __VA_ARGS__);                 \
     } while (0)
 
 // A token bucket: `burst` messages, then one more every `interval`. The clock

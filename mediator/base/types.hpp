@@ -16,9 +16,15 @@ inline constexpr uint64_t kPageShift = 12;
 inline constexpr uint64_t kPageSize = uint64_t{1} << kPageShift;
 inline constexpr uint64_t kPageMask = kPageSize - 1;
 
-inline constexpr uint64_t KiB(uint64_t n) { return n << 10; }
-inline constexpr uint64_t MiB(uint64_t n) { return n << 20; }
-inline constexpr uint64_t GiB(uint64_t n) { return n << 30; }
+inline constexpr uint64_t KiB(uint64_t n) {
+    return n << 10;
+}
+inline constexpr uint64_t MiB(uint64_t n) {
+    return n << 20;
+}
+inline constexpr uint64_t GiB(uint64_t n) {
+    return n << 30;
+}
 
 // An integer that only compares with, and converts to, its own kind.
 template <class Tag, class Rep = uint64_t>
@@ -53,9 +59,15 @@ using MmioOffset = StrongInt<MmioOffsetTag, uint32_t>;
 struct IoPortTag {};
 using IoPort = StrongInt<IoPortTag, uint16_t>;
 
-constexpr GuestFrame frame_of(GuestPhysAddr a) { return GuestFrame{a.value() >> kPageShift}; }
-constexpr GuestPhysAddr address_of(GuestFrame f) { return GuestPhysAddr{f.value() << kPageShift}; }
-constexpr uint64_t page_offset(GuestPhysAddr a) { return a.value() & kPageMask; }
+constexpr GuestFrame frame_of(GuestPhysAddr a) {
+    return GuestFrame{a.value() >> kPageShift};
+}
+constexpr GuestPhysAddr address_of(GuestFrame f) {
+    return GuestPhysAddr{f.value() << kPageShift};
+}
+constexpr uint64_t page_offset(GuestPhysAddr a) {
+    return a.value() & kPageMask;
+}
 
 // The width of one register or memory access. Only 1, 2, 4 and 8 bytes exist;
 // the factory is the single place a guest-supplied size becomes trusted.

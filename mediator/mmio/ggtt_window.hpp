@@ -19,7 +19,7 @@
 namespace xengt::mediator::mmio {
 
 class GgttWindow {
-  public:
+public:
     // `offset` is relative to the start of the GGTT window. Accesses are 4 or
     // 8 bytes, naturally aligned, inside the window; else Rejected.
     TrapRead read(uint32_t offset, AccessSize size) const;
@@ -27,7 +27,7 @@ class GgttWindow {
 
     size_t chunks_allocated() const { return allocated_; }
 
-  private:
+private:
     // One page of table: 512 entries.
     static constexpr uint32_t kChunkBytes = 4096;
     static constexpr uint32_t kChunks = kGgttSize / kChunkBytes;

@@ -17,7 +17,7 @@
 namespace xengt::mediator::mmio {
 
 class RegisterFile {
-  public:
+public:
     // Allocates the vregs and applies every table row's reset value.
     // `untracked` counts dword accesses that hit no table row.
     RegisterFile(GuestLog& log, uint64_t& untracked);
@@ -37,7 +37,7 @@ class RegisterFile {
     MmioContext& context() { return ctx_; }
     const PvInfoState& pvinfo() const { return pvinfo_; }
 
-  private:
+private:
     bool valid_access(uint32_t offset, AccessSize size, const char* what);
     uint32_t read_dword(uint32_t offset);
     TrapResult write_dword(uint32_t offset, uint32_t value, uint32_t byte_mask);

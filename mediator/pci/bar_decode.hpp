@@ -25,7 +25,7 @@ struct BarBases {
 };
 
 class BarDecoder {
-  public:
+public:
     explicit BarDecoder(uint64_t bar2_size) : bar2_size_(bar2_size) {}
 
     // Re-reads COMMAND and the BARs. True if the set of windows changed.
@@ -35,7 +35,7 @@ class BarDecoder {
     std::span<const TrapWindow> windows() const { return {windows_.data(), count_}; }
     const BarBases& bases() const { return bases_; }
 
-  private:
+private:
     uint64_t bar2_size_;
     BarBases bases_;
     std::array<TrapWindow, 3> windows_{};

@@ -17,7 +17,7 @@
 namespace xengt::mediator::pci {
 
 class ConfigSpace {
-  public:
+public:
     // Fields must lie inside the 256 bytes and not overlap (the layout test
     // checks the vGPU table); a stray field is ignored.
     ConfigSpace(std::span<const ConfigField> fields, GuestLog& log);
@@ -31,7 +31,7 @@ class ConfigSpace {
     // `reg`, bytes past the end reading 0. No side effects, no logging.
     uint32_t peek(uint32_t reg, unsigned bytes) const;
 
-  private:
+private:
     static constexpr uint8_t kNoField = 0xFF;
 
     bool valid_access(uint32_t reg, AccessSize size) const;

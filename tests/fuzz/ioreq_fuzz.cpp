@@ -55,7 +55,9 @@ public:
             }
         }
     }
-    bool read_guest(GuestPhysAddr a, std::span<std::byte> out) override { return ram_.read(a, out); }
+    bool read_guest(GuestPhysAddr a, std::span<std::byte> out) override {
+        return ram_.read(a, out);
+    }
     bool write_guest(GuestPhysAddr a, std::span<const std::byte> in) override {
         return ram_.write(a, in);
     }

@@ -17,7 +17,7 @@ struct InjectedMsi {
 };
 
 class FakeHypervisor final : public HypervisorPort {
-  public:
+public:
     // Guest RAM is [0, ram_bytes).
     explicit FakeHypervisor(size_t ram_bytes = 1 << 20) : ram(ram_bytes) {}
 
@@ -53,7 +53,7 @@ class FakeHypervisor final : public HypervisorPort {
     std::vector<InjectedMsi> msis;
     std::vector<std::byte> ram;
 
-  private:
+private:
     bool in_ram(GuestPhysAddr addr, size_t len) const {
         return addr.value() <= ram.size() && len <= ram.size() - addr.value();
     }

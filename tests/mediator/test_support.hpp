@@ -50,7 +50,7 @@ struct DecodedVgpu {
 
 // Captures log lines (any level) while alive; restores the previous sink and level.
 class LogCapture {
-  public:
+public:
     LogCapture() : old_level_(log_level()) {
         old_sink_ = set_log_sink([this](LogLevel, std::string_view, std::string_view text) {
             lines.emplace_back(text);
@@ -75,7 +75,7 @@ class LogCapture {
 
     std::vector<std::string> lines;
 
-  private:
+private:
     LogSink old_sink_;
     LogLevel old_level_;
 };

@@ -10,15 +10,15 @@
 
 using namespace xengt;
 
-TEST_CASE("daemon serves two guests concurrently and exits when both are gone",
-          "[xengt][daemon]") {
+TEST_CASE("daemon serves two guests concurrently and exits when both are gone", "[xengt][daemon]") {
     sim::Host host;
     guests::ProbeReport reports[2];
     uint16_t domids[2];
     for (int i = 0; i < 2; ++i) {
         sim::DomainConfig c;
         c.name = "guest" + std::to_string(i);
-        c.programs.push_back([&reports, i](sim::GuestCpu& cpu) { reports[i] = guests::run_probe(cpu); });
+        c.programs.push_back(
+            [&reports, i](sim::GuestCpu& cpu) { reports[i] = guests::run_probe(cpu); });
         domids[i] = host.create_domain(std::move(c));
     }
 
@@ -65,8 +65,7 @@ TEST_CASE("daemon serves two guests concurrently and exits when both are gone",
     }
 }
 
-TEST_CASE("attaching to a domain that does not exist fails with a clear error",
-          "[xengt][daemon]") {
+TEST_CASE("attaching to a domain that does not exist fails with a clear error", "[xengt][daemon]") {
     sim::Host host;
     daemon::DaemonOptions opts;
     opts.handle_signals = false;

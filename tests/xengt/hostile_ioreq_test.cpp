@@ -123,7 +123,8 @@ TEST_CASE("hostile ioreqs are answered safely and serving continues", "[xengt][h
         sim::RawIoreq r = mmio_read(~uint64_t{0} - 7, 8, 2);
         cases.push_back({"MMIO span wrapping the address space", r, Answer::AllOnes});
     }
-    cases.push_back({"MMIO at an unclaimed address", mmio_read(0x100000000000ull, 4), Answer::AllOnes});
+    cases.push_back(
+        {"MMIO at an unclaimed address", mmio_read(0x100000000000ull, 4), Answer::AllOnes});
     {
         sim::RawIoreq r = mmio_read(uint64_t{0x18} << 32 | 0x0, 4);  // 00:03.0, not ours
         r.type = IOREQ_TYPE_PCI_CONFIG;
@@ -156,8 +157,7 @@ TEST_CASE("hostile ioreqs are answered safely and serving continues", "[xengt][h
             for (uint8_t b : o.ram_after) {
                 CHECK(b == 0);  // the guest's RAM untouched
             }
-            CHECK(s.dispatch.hostile + s.dispatch.unclaimed + s.vgpu.rejected +
-                      s.vgpu.unclaimed >=
+            CHECK(s.dispatch.hostile + s.dispatch.unclaimed + s.vgpu.rejected + s.vgpu.unclaimed >=
                   1);
             CHECK(d.crash_reason.empty());
         }
@@ -207,9 +207,9 @@ TEST_CASE("a flood of bad requests is logged at a bounded rate", "[xengt][hostil
     guest.start();
     REQUIRE(host.wait_programs_finished(guest.domid()));
     guest.stop();
-    auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::steady_clock::now() - started)
-                       .count();
+    auto seconds =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started)
+            .count();
     set_log_sink(std::move(old));
     CHECK(guest.session().status().dispatch.hostile == 2000);
     // 20 at once, then one a second.

@@ -103,7 +103,8 @@ TEST_CASE("guest destroyed while attached: session ends, tears down, leaves no m
     // While the session still maps its pages the domain lingers as dying...
     guest.detach();
     // ...and once torn down, nothing of it is left in dom0.
-    REQUIRE(host.wait_until([&] { return host.status(guest.domid()).state == sim::DomainState::Gone; }));
+    REQUIRE(host.wait_until(
+        [&] { return host.status(guest.domid()).state == sim::DomainState::Gone; }));
     CHECK(host.status(guest.domid()).dom0_mappings == 0);
 }
 

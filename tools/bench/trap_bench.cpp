@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
     }
 
     const Case cases[] = {
-        {"MMIO read, tracked register (RING_MI_MODE)", make(IOREQ_TYPE_COPY, kBar0 + 0x209c, 4, true)},
+        {"MMIO read, tracked register (RING_MI_MODE)",
+         make(IOREQ_TYPE_COPY, kBar0 + 0x209c, 4, true)},
         {"MMIO write, masked register (RING_MI_MODE)",
          make(IOREQ_TYPE_COPY, kBar0 + 0x209c, 4, false, 0x00010001)},
         {"MMIO read, untracked register", make(IOREQ_TYPE_COPY, kBar0 + 0x4000, 4, true)},

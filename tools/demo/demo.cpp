@@ -111,12 +111,11 @@ int main(int argc, char** argv) {
     std::printf("\n== daemon's per-guest counters\n");
     for (const daemon::SessionReport& r : d.reports()) {
         const auto& s = r.status;
-        std::printf(
-            "   dom%u: ended (%s); %" PRIu64 " config, %" PRIu64 " MMIO, %" PRIu64
-            " port requests; %" PRIu64 " events; %" PRIu64 " bad requests; %" PRIu64
-            " trap-window updates\n",
-            s.domid, reason_name(r.reason), s.dispatch.pci_config, s.dispatch.mmio,
-            s.dispatch.pio, s.events, s.dispatch.hostile, s.vgpu.trap_window_updates);
+        std::printf("   dom%u: ended (%s); %" PRIu64 " config, %" PRIu64 " MMIO, %" PRIu64
+                    " port requests; %" PRIu64 " events; %" PRIu64 " bad requests; %" PRIu64
+                    " trap-window updates\n",
+                    s.domid, reason_name(r.reason), s.dispatch.pci_config, s.dispatch.mmio,
+                    s.dispatch.pio, s.events, s.dispatch.hostile, s.vgpu.trap_window_updates);
     }
     bool clean = true;
     for (uint16_t id : domids) {

@@ -114,8 +114,8 @@ ProbeReport run_probe(sim::GuestCpu& cpu, const ProbeLayout& layout) {
     r.version_minor = static_cast<uint16_t>(cpu.read(layout.bar0 + kPvinfo + 10, 2));
     r.vgt_id = static_cast<uint32_t>(cpu.read(layout.bar0 + kPvinfo + 0xc, 4));
     r.caps = static_cast<uint32_t>(cpu.read(layout.bar0 + kPvinfo + 0x10, 4));
-    say("probe: PVINFO magic %#" PRIx64 " version %u.%u vgt_id %u caps %#x (%s)",
-        r.pvinfo_magic, r.version_major, r.version_minor, r.vgt_id, r.caps,
+    say("probe: PVINFO magic %#" PRIx64 " version %u.%u vgt_id %u caps %#x (%s)", r.pvinfo_magic,
+        r.version_major, r.version_minor, r.vgt_id, r.caps,
         r.pvinfo_magic == kPvinfoMagic ? "GVT-g vGPU detected" : "not a vGPU");
 
     r.register_written = 0x12345001;
@@ -156,22 +156,33 @@ bool probe_passed(const ProbeReport& r, std::string* why) {
         }
         return false;
     };
-    if (!r.found) return fail("no Intel display controller at 00:02.0");
-    if (r.empty_slot_id != 0xffffffff) return fail("empty slot 00:03.0 did not read all-ones");
-    if (r.bar0_size != (16u << 20)) return fail("BAR0 is not 16 MiB");
-    if (r.bar2_size == 0 || !r.bar2_prefetchable) return fail("BAR2 not a prefetchable aperture");
-    if (r.bar4_size != 64) return fail("BAR4 is not 64 ports");
-    if (r.pvinfo_magic != kPvinfoMagic) return fail("PVINFO magic wrong");
-    if (r.version_major != 1 || r.version_minor != 0) return fail("PVINFO version not 1.0");
-    if (r.register_read != r.register_written) return fail("register round trip lost the value");
-    if (r.magic_after_move != kPvinfoMagic) return fail("BAR0 accesses did not follow the move");
-    if (r.old_place_after_move != ~uint64_t{0}) return fail("old BAR0 place still decodes");
-    if (r.magic_decode_off != ~uint64_t{0}) return fail("MMIO decoded with memory decode off");
-    if (r.magic_decode_back_on != kPvinfoMagic) return fail("MMIO did not come back with decode");
-    const uint32_t expect[4] = {static_cast<uint32_t>(kPvinfoMagic),
-                                static_cast<uint32_t>(kPvinfoMagic >> 32),
-                                uint32_t{r.version_major} | uint32_t{r.version_minor} << 16,
-                                r.vgt_id};
+    if (!r.found)
+        return fail("no Intel display controller at 00:02.0");
+    if (r.empty_slot_id != 0xffffffff)
+        return fail("empty slot 00:03.0 did not read all-ones");
+    if (r.bar0_size != (16u << 20))
+        return fail("BAR0 is not 16 MiB");
+    if (r.bar2_size == 0 || !r.bar2_prefetchable)
+        return fail("BAR2 not a prefetchable aperture");
+    if (r.bar4_size != 64)
+        return fail("BAR4 is not 64 ports");
+    if (r.pvinfo_magic != kPvinfoMagic)
+        return fail("PVINFO magic wrong");
+    if (r.version_major != 1 || r.version_minor != 0)
+        return fail("PVINFO version not 1.0");
+    if (r.register_read != r.register_written)
+        return fail("register round trip lost the value");
+    if (r.magic_after_move != kPvinfoMagic)
+        return fail("BAR0 accesses did not follow the move");
+    if (r.old_place_after_move != ~uint64_t{0})
+        return fail("old BAR0 place still decodes");
+    if (r.magic_decode_off != ~uint64_t{0})
+        return fail("MMIO decoded with memory decode off");
+    if (r.magic_decode_back_on != kPvinfoMagic)
+        return fail("MMIO did not come back with decode");
+    const uint32_t expect[4] = {
+        static_cast<uint32_t>(kPvinfoMagic), static_cast<uint32_t>(kPvinfoMagic >> 32),
+        uint32_t{r.version_major} | uint32_t{r.version_minor} << 16, r.vgt_id};
     if (std::memcmp(r.rep_buffer, expect, sizeof expect) != 0) {
         return fail("rep movs buffer differs from the registers read directly");
     }

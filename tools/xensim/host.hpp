@@ -43,7 +43,7 @@ enum class DomainState : uint8_t { Paused, Running, Crashed, Dying, Gone };
 
 struct DomainStatus {
     DomainState state = DomainState::Gone;
-    std::string crash_reason;   // set when the simulator crashed the domain (protocol violation)
+    std::string crash_reason;    // set when the simulator crashed the domain (protocol violation)
     unsigned dom0_mappings = 0;  // pages of this domain dom0 still maps (RAM + ioreq pages)
     unsigned ioreq_servers = 0;  // live ioreq servers
     bool programs_finished = false;  // every vCPU program has returned

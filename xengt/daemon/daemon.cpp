@@ -21,7 +21,9 @@ Daemon::Daemon(DaemonOptions options) : options_(options) {
     }
 }
 
-Daemon::~Daemon() { stop_all(); }
+Daemon::~Daemon() {
+    stop_all();
+}
 
 void Daemon::attach(xen::SessionOptions options) {
     const uint16_t domid = options.domid;

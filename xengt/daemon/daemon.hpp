@@ -21,8 +21,8 @@
 namespace xengt::daemon {
 
 struct DaemonOptions {
-    bool handle_signals = true;   // SIGTERM / SIGINT end run()
-    bool exit_when_idle = true;   // run() returns once the last guest is gone
+    bool handle_signals = true;  // SIGTERM / SIGINT end run()
+    bool exit_when_idle = true;  // run() returns once the last guest is gone
 };
 
 // What is known about a guest once its session has ended.

@@ -18,10 +18,14 @@ namespace po = boost::program_options;
 namespace {
 
 std::optional<xengt::LogLevel> parse_level(const std::string& s) {
-    if (s == "error") return xengt::LogLevel::Error;
-    if (s == "warn") return xengt::LogLevel::Warn;
-    if (s == "info") return xengt::LogLevel::Info;
-    if (s == "debug") return xengt::LogLevel::Debug;
+    if (s == "error")
+        return xengt::LogLevel::Error;
+    if (s == "warn")
+        return xengt::LogLevel::Warn;
+    if (s == "info")
+        return xengt::LogLevel::Info;
+    if (s == "debug")
+        return xengt::LogLevel::Debug;
     return std::nullopt;
 }
 

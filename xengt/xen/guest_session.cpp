@@ -61,8 +61,7 @@ GuestSession::GuestSession(SessionOptions options)
     XENGT_LOG(LogLevel::Info, subject_,
               "vGPU attached at %s: ioreq server %u, %u vCPU(s), ioreq page via %s",
               options_.bdf.to_string().c_str(), server_.id(), nr_vcpus_,
-              page_.path() == IoreqPage::Path::ResourceMapping ? "resource mapping"
-                                                               : "legacy gfn");
+              page_.path() == IoreqPage::Path::ResourceMapping ? "resource mapping" : "legacy gfn");
 }
 
 std::vector<BoundPort> GuestSession::bind_vcpu_ports() {
@@ -86,12 +85,12 @@ GuestSession::~GuestSession() {
     store_.unwatch("@releaseDomain", subject_);
     evtchn_fd_.release();
     xenstore_fd_.release();
-    XENGT_LOG(LogLevel::Info, subject_,
-              "tearing down vGPU: %llu requests served, %llu bad requests answered",
-              static_cast<unsigned long long>(dispatcher_.counters().pio +
-                                              dispatcher_.counters().mmio +
-                                              dispatcher_.counters().pci_config),
-              static_cast<unsigned long long>(dispatcher_.counters().hostile));
+    XENGT_LOG(
+        LogLevel::Info, subject_,
+        "tearing down vGPU: %llu requests served, %llu bad requests answered",
+        static_cast<unsigned long long>(dispatcher_.counters().pio + dispatcher_.counters().mmio +
+                                        dispatcher_.counters().pci_config),
+        static_cast<unsigned long long>(dispatcher_.counters().hostile));
 }
 
 void GuestSession::answer_in_flight() {
@@ -118,7 +117,9 @@ GuestSession::EndReason GuestSession::run() {
     return end_reason_;
 }
 
-void GuestSession::stop() { io_.stop(); }
+void GuestSession::stop() {
+    io_.stop();
+}
 
 void GuestSession::arm_event_channel() {
     evtchn_fd_.async_wait(boost::asio::posix::descriptor_base::wait_read,

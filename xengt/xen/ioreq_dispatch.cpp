@@ -14,7 +14,9 @@ using mediator::TrapResult;
 constexpr size_t kStateByte = 30;
 constexpr uint8_t kStateMask = 0x0f;
 
-uint8_t* state_byte(ioreq_t& slot) { return reinterpret_cast<uint8_t*>(&slot) + kStateByte; }
+uint8_t* state_byte(ioreq_t& slot) {
+    return reinterpret_cast<uint8_t*>(&slot) + kStateByte;
+}
 
 const char* type_name(uint8_t type) {
     switch (type) {
@@ -35,8 +37,8 @@ const char* type_name(uint8_t type) {
 
 }  // namespace
 
-IoreqDispatcher::IoreqDispatcher(std::string subject, PciAddress bdf,
-                                 mediator::TrapTarget& device, GuestRamAccess& ram)
+IoreqDispatcher::IoreqDispatcher(std::string subject, PciAddress bdf, mediator::TrapTarget& device,
+                                 GuestRamAccess& ram)
     : subject_(std::move(subject)), bdf_(bdf), device_(device), ram_(ram) {}
 
 uint64_t IoreqDispatcher::hostile(const ioreq_t& req, const char* why) {
@@ -48,8 +50,7 @@ uint64_t IoreqDispatcher::hostile(const ioreq_t& req, const char* why) {
                   " size %u count %u %s%s%s)%s",
                   why, req.type, type_name(req.type), req.addr, req.data, req.size, req.count,
                   req.dir == IOREQ_READ ? "read" : "write", req.data_is_ptr ? " ptr" : "",
-                  req.df ? " df" : "",
-                  suppressed ? " [earlier messages suppressed]" : "");
+                  req.df ? " df" : "", suppressed ? " [earlier messages suppressed]" : "");
     }
     return ~uint64_t{0};
 }
@@ -59,7 +60,9 @@ void IoreqDispatcher::note_unclaimed(const ioreq_t& req, uint64_t addr, TrapResu
         return;  // the device refused it and said why itself
     }
     ++counters_.unclaimed;
-    if (log_limit_.allow(RateLimiter::Clock::now())) {
+    // Check the level first: reading the clock for a message nobody sees is the
+    // most expensive part of this path.
+    if (log_level() >= LogLevel::Debug && log_limit_.allow(RateLimiter::Clock::now())) {
         log_limit_.take_suppressed();
         XENGT_LOG(LogLevel::Debug, subject_, "%s %s at unclaimed %#" PRIx64 " (size %u)",
                   type_name(req.type), req.dir == IOREQ_READ ? "read" : "write", addr, req.size);

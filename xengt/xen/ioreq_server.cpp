@@ -13,7 +13,9 @@
 namespace xengt::xen {
 namespace {
 
-std::string subject(uint16_t domid) { return "dom" + std::to_string(domid); }
+std::string subject(uint16_t domid) {
+    return "dom" + std::to_string(domid);
+}
 
 // Once Xen has reaped a dead domain's servers, teardown calls fail with ENOENT
 // (domain dying) or ESRCH (domain gone); that is expected, anything else is
@@ -68,11 +70,11 @@ IoreqPage::IoreqPage(xenforeignmemory_handle* fmem, const IoreqServer& server) {
                                              nullptr, nullptr) != 0) {
         throw_errno(server.domid(), "get ioreq page gfn (xendevicemodel_get_ioreq_server_info)");
     }
-    void* legacy = xenforeignmemory_map(fmem, server.domid(), PROT_READ | PROT_WRITE, 1, &gfn,
-                                        nullptr);
+    void* legacy =
+        xenforeignmemory_map(fmem, server.domid(), PROT_READ | PROT_WRITE, 1, &gfn, nullptr);
     if (legacy == nullptr) {
-        throw_errno(server.domid(), "map ioreq page gfn " + std::to_string(gfn) +
-                                        " (xenforeignmemory_map)");
+        throw_errno(server.domid(),
+                    "map ioreq page gfn " + std::to_string(gfn) + " (xenforeignmemory_map)");
     }
     legacy_ = ForeignMapping(fmem, legacy, 1);
     page_ = static_cast<shared_iopage_t*>(legacy);
@@ -108,9 +110,9 @@ ClaimedPciDevice::ClaimedPciDevice(const IoreqServer& server, PciAddress bdf)
 }
 
 ClaimedPciDevice::~ClaimedPciDevice() {
-    if (xendevicemodel_unmap_pcidev_from_ioreq_server(server_.dm(), server_.domid(),
-                                                      server_.id(), bdf_.segment, bdf_.bus,
-                                                      bdf_.device, bdf_.function) != 0) {
+    if (xendevicemodel_unmap_pcidev_from_ioreq_server(server_.dm(), server_.domid(), server_.id(),
+                                                      bdf_.segment, bdf_.bus, bdf_.device,
+                                                      bdf_.function) != 0) {
         log_teardown_failure(server_.domid(), "release PCI device");
     }
 }
@@ -126,16 +128,16 @@ bool TrapClaims::claim(const mediator::TrapWindow& w) {
                   errno == EEXIST ? " (overlaps another BAR of this vGPU)" : "");
         return false;
     }
-    XENGT_LOG(LogLevel::Debug, subject(server_.domid()), "trapping %s range [%#" PRIx64
-              ", %#" PRIx64 "]", space_name(w.space), w.first, w.last);
+    XENGT_LOG(LogLevel::Debug, subject(server_.domid()),
+              "trapping %s range [%#" PRIx64 ", %#" PRIx64 "]", space_name(w.space), w.first,
+              w.last);
     return true;
 }
 
 void TrapClaims::release(const mediator::TrapWindow& w) {
     int is_mmio = w.space == mediator::TrapSpace::Mmio ? 1 : 0;
-    if (xendevicemodel_unmap_io_range_from_ioreq_server(server_.dm(), server_.domid(),
-                                                        server_.id(), is_mmio, w.first,
-                                                        w.last) != 0) {
+    if (xendevicemodel_unmap_io_range_from_ioreq_server(server_.dm(), server_.domid(), server_.id(),
+                                                        is_mmio, w.first, w.last) != 0) {
         log_teardown_failure(server_.domid(), "release trapped range");
     }
 }
