@@ -7,36 +7,27 @@
 // event-channel notifications. Comparing this with xengt-trap-bench shows how
 // much of a trap the mediator itself costs.
 #include <algorithm>
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
-#include <sstream>
 #include <thread>
 #include <vector>
 
 #include "mediator/base/log.hpp"
+#include "tools/bench/bench_args.hpp"
 #include "tools/guests/pci.hpp"
 #include "tools/xensim/host.hpp"
 #include "xengt/xen/guest_session.hpp"
 
-namespace po = boost::program_options;
 using namespace xengt;
 
 int main(int argc, char** argv) {
-    po::options_description desc("Usage: xengt-roundtrip-bench [options]\nOptions");
-    desc.add_options()("help,h", "show this help")(
-        "iterations", po::value<unsigned>()->default_value(20000), "guest accesses per run")(
-        "runs", po::value<unsigned>()->default_value(5), "runs (median reported)");
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    if (vm.count("help")) {
-        std::ostringstream help;
-        help << desc;
-        std::printf("%s\n", help.str().c_str());
-        return 0;
+    int exit_code = 0;
+    auto args = bench::parse_bench_args(argc, argv, "xengt-roundtrip-bench", 20'000, &exit_code);
+    if (!args) {
+        return exit_code;
     }
-    const unsigned iterations = vm["iterations"].as<unsigned>();
-    const unsigned runs = std::max(1u, vm["runs"].as<unsigned>());
+    const uint64_t iterations = args->iterations;
+    const unsigned runs = args->runs;
     set_log_level(LogLevel::Warn);
 
     constexpr uint64_t kBar0 = 0xd0000000;
@@ -50,12 +41,12 @@ int main(int argc, char** argv) {
         guests::pci_write(cpu, gpu, 0x04, 2, 0x2);
         for (unsigned r = 0; r < runs; ++r) {
             auto t0 = std::chrono::steady_clock::now();
-            for (unsigned i = 0; i < iterations; ++i) {
+            for (uint64_t i = 0; i < iterations; ++i) {
                 cpu.read(kBar0 + 0x209c, 4);  // RING_MI_MODE: a tracked register
             }
             auto t1 = std::chrono::steady_clock::now();
             samples.push_back(std::chrono::duration<double, std::nano>(t1 - t0).count() /
-                              iterations);
+                              static_cast<double>(iterations));
         }
     });
     uint16_t domid = host.create_domain(std::move(c));

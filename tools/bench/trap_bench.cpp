@@ -6,18 +6,16 @@
 // Xen's decode and the two event-channel notifications — is hypervisor cost
 // (tens of microseconds on real hardware) and is not measured here.
 #include <algorithm>
-#include <boost/program_options.hpp>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <sstream>
 #include <vector>
 
 #include "mediator/base/log.hpp"
 #include "mediator/vgpu.hpp"
+#include "tools/bench/bench_args.hpp"
 #include "xengt/xen/ioreq_dispatch.hpp"
 
-namespace po = boost::program_options;
 using namespace xengt;
 
 namespace {
@@ -74,20 +72,13 @@ double ns_per_access(xen::IoreqDispatcher& d, const ioreq_t& proto, uint64_t ite
 }  // namespace
 
 int main(int argc, char** argv) {
-    po::options_description desc("Usage: xengt-trap-bench [options]\nOptions");
-    desc.add_options()("help,h", "show this help")(
-        "iterations", po::value<uint64_t>()->default_value(2'000'000), "accesses per run")(
-        "runs", po::value<unsigned>()->default_value(5), "runs per case (median reported)");
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    if (vm.count("help")) {
-        std::ostringstream help;
-        help << desc;
-        std::printf("%s\n", help.str().c_str());
-        return 0;
+    int exit_code = 0;
+    auto args = bench::parse_bench_args(argc, argv, "xengt-trap-bench", 2'000'000, &exit_code);
+    if (!args) {
+        return exit_code;
     }
-    const uint64_t iterations = vm["iterations"].as<uint64_t>();
-    const unsigned runs = std::max(1u, vm["runs"].as<unsigned>());
+    const uint64_t iterations = args->iterations;
+    const unsigned runs = args->runs;
     set_log_sink([](LogLevel, std::string_view, std::string_view) {});
 
     NoRam ram;

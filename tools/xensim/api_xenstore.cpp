@@ -112,7 +112,11 @@ extern "C" int xs_fileno(struct xs_handle* h) {
     return h == nullptr ? fail(EBADF) : h->read_fd;
 }
 
-extern "C" bool xs_watch(struct xs_handle* h, const char* path, const char* token) {
+namespace {
+
+// xs_watch and xs_unwatch differ only in what they do to the watch list.
+template <class Op>
+bool watch_call(struct xs_handle* h, const char* path, const char* token, Op op) {
     return c_entry(false, [&] {
         if (h == nullptr || path == nullptr || token == nullptr) {
             return fail_bool(EINVAL);
@@ -121,22 +125,22 @@ extern "C" bool xs_watch(struct xs_handle* h, const char* path, const char* toke
         if (!s) {
             return false;
         }
-        const int e = xs_add_watch(*s, h, path, token);
+        const int e = op(*s, h, path, token);
         return e == 0 ? true : fail_bool(e);
     });
 }
 
+}  // namespace
+
+extern "C" bool xs_watch(struct xs_handle* h, const char* path, const char* token) {
+    return watch_call(h, path, token, [](auto& s, auto* hh, const char* p, const char* t) {
+        return xs_add_watch(s, hh, p, t);
+    });
+}
+
 extern "C" bool xs_unwatch(struct xs_handle* h, const char* path, const char* token) {
-    return c_entry(false, [&] {
-        if (h == nullptr || path == nullptr || token == nullptr) {
-            return fail_bool(EINVAL);
-        }
-        Session s = open_session(h->state);
-        if (!s) {
-            return false;
-        }
-        const int e = xs_remove_watch(*s, h, path, token);
-        return e == 0 ? true : fail_bool(e);
+    return watch_call(h, path, token, [](auto& s, auto* hh, const char* p, const char* t) {
+        return xs_remove_watch(s, hh, p, t);
     });
 }
 
