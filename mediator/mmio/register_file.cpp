@@ -6,11 +6,14 @@
 namespace xengt::mediator::mmio {
 
 RegisterFile::RegisterFile(GuestLog& log, uint64_t& untracked)
-    : vregs_(std::make_unique<uint32_t[]>(kRegisterDwords)),  // zeroed
+    : vregs_(kRegisterDwords),
       log_(log),
       untracked_(untracked),
       ctx_{std::span<uint32_t, kRegisterDwords>(vregs_.get(), kRegisterDwords), pvinfo_, log} {
     for (const MmioRow& row : mmio_table()) {
+        if (row.init == 0) {
+            continue;  // already zero; writing it would commit the page
+        }
         for (uint32_t off = row.offset; off < row.offset + row.size; off += 4) {
             ctx_.vreg(off) = row.init;
         }
@@ -21,8 +24,9 @@ bool RegisterFile::valid_access(uint32_t offset, AccessSize size, const char* wh
     if (offset < kRegisterFileSize && offset % size.bytes() == 0) {
         return true;  // natural alignment also keeps the access inside the 2 MiB
     }
-    XENGT_GUEST_LOG(log_, LogLevel::Warn, "MMIO %s of %u bytes at 0x%x rejected (misaligned)", what,
-                    size.bytes(), offset);
+    XENGT_GUEST_LOG(log_, LogLevel::Warn, "MMIO %s of %u bytes at 0x%x rejected (%s)", what,
+                    size.bytes(), offset,
+                    offset >= kRegisterFileSize ? "beyond the register file" : "misaligned");
     return false;
 }
 

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "mediator/base/zeroed_array.hpp"
+
 #include "mediator/guest_log.hpp"
 #include "mediator/mmio/mmio_context.hpp"
 #include "mediator/pvinfo.hpp"
@@ -42,7 +44,7 @@ private:
     uint32_t read_dword(uint32_t offset);
     TrapResult write_dword(uint32_t offset, uint32_t value, uint32_t byte_mask);
 
-    std::unique_ptr<uint32_t[]> vregs_;
+    ZeroedArray<uint32_t> vregs_;
     PvInfoState pvinfo_;
     GuestLog& log_;
     uint64_t& untracked_;
