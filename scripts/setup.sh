@@ -1,6 +1,11 @@
 #!/bin/sh
 # Install, from Debian's archive only, whatever xengt needs to build and test.
 # Idempotent: installs nothing when everything is already there.
+#   setup.sh          build, unit/integration tests, fuzzing
+#   setup.sh --xen    also what the real-Xen e2e test needs: the Xen 4.17
+#                     hypervisor and tools, QEMU, a Debian kernel for dom0,
+#                     busybox. (On a machine that boots with GRUB, installing
+#                     the hypervisor package adds Xen boot entries.)
 set -eu
 
 PACKAGES="
@@ -11,6 +16,14 @@ PACKAGES="
     clang libclang-rt-14-dev
     clang-format
 "
+XEN_PACKAGES="
+    xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
+    qemu-system-x86 qemu-system-xen seabios
+    linux-image-amd64 busybox-static cpio
+"
+if [ "${1:-}" = "--xen" ]; then
+    PACKAGES="$PACKAGES $XEN_PACKAGES"
+fi
 
 missing=""
 for p in $PACKAGES; do

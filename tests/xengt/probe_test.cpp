@@ -108,15 +108,20 @@ TEST_CASE("guest destroyed while attached: session ends, tears down, leaves no m
     CHECK(host.status(guest.domid()).dom0_mappings == 0);
 }
 
-TEST_CASE("detaching from a live guest releases its server, ranges and mappings",
+TEST_CASE("detaching from a live guest releases its server, ranges, mappings and xenstore state",
           "[xengt][lifecycle]") {
     sim::Host host;
     guests::ProbeReport r;
     test::ServedGuest guest(host, probing_guest(r, "detach"));
+    const std::string dir = guest.session().xenstore_dir();
+    CHECK(dir == "/local/domain/0/device-model/" + std::to_string(guest.domid()) + "/xengt");
+    CHECK(host.xenstore_read(dir + "/state") == "running");
+    CHECK(host.xenstore_read(dir + "/bdf") == "0000:00:02.0");
     guest.start();
     REQUIRE(host.wait_programs_finished(guest.domid()));
     guest.stop();
     guest.detach();
+    CHECK_FALSE(host.xenstore_read(dir + "/state").has_value());
     sim::DomainStatus st = host.status(guest.domid());
     CHECK(st.state != sim::DomainState::Gone);
     CHECK(st.ioreq_servers == 0);

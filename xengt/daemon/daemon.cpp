@@ -60,6 +60,8 @@ void Daemon::reap(uint16_t domid) {
     r.thread.join();
     SessionReport report{r.session->status(), r.reason};
     r.session.reset();  // teardown: answer in-flight requests, release, destroy the server
+    XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
+              "vGPU torn down: server, claims, ports and mappings released");
     {
         std::lock_guard lock(mutex_);
         reports_.push_back(report);
@@ -106,6 +108,8 @@ void Daemon::stop_all() {
         }
         SessionReport report{r.session->status(), r.reason};
         r.session.reset();
+        XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
+                  "vGPU torn down: server, claims, ports and mappings released");
         std::lock_guard lock(mutex_);
         reports_.push_back(report);
     }

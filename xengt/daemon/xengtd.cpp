@@ -1,14 +1,16 @@
 // xengtd: the dom0 GPU mediator daemon.
 //
 // Until the full service (xenstore-driven attach, xengt-ctl) exists, it is
-// pointed at one existing, normally paused, domain:
+// pointed at existing, normally paused, domains:
 //   xl create -p guest.cfg && xengtd --domid N & xl unpause N
-// It attaches a vGPU at the given PCI address, serves until the domain dies or
-// SIGTERM/SIGINT, then tears everything down and exits 0.
+// It attaches a vGPU at the given PCI address to each, serves each until it
+// dies (tearing that guest's vGPU down and going on with the others), and
+// exits 0 once all are gone or on SIGTERM/SIGINT.
 #include <boost/program_options.hpp>
 #include <cstdio>
 #include <iostream>
 #include <system_error>
+#include <vector>
 
 #include "mediator/base/log.hpp"
 #include "xengt/daemon/daemon.hpp"
@@ -33,13 +35,14 @@ std::optional<xengt::LogLevel> parse_level(const std::string& s) {
 
 int main(int argc, char** argv) {
     po::options_description desc(
-        "Usage: xengtd --domid N [options]\n"
-        "Serve a virtual Intel GPU to Xen HVM guest N until it dies or SIGTERM.\n\nOptions");
+        "Usage: xengtd --domid N [--domid M ...] [options]\n"
+        "Serve a virtual Intel GPU to Xen HVM guests until they die or SIGTERM.\n\nOptions");
     // clang-format off
     desc.add_options()
         ("help,h", "show this help")
         ("version", "show the version")
-        ("domid", po::value<unsigned>(), "guest domain to attach to (required)")
+        ("domid", po::value<std::vector<unsigned>>(),
+         "guest domain to attach to (required; repeat for several guests)")
         ("bdf", po::value<std::string>()->default_value("00:02.0"),
          "PCI address of the vGPU in the guest ([SSSS:]BB:DD.F, hex)")
         ("log-level", po::value<std::string>()->default_value("info"),
@@ -71,10 +74,12 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "xengtd: --domid is required\n(try --help)\n");
         return 2;
     }
-    unsigned domid = vm["domid"].as<unsigned>();
-    if (domid == 0 || domid >= 0x7ff0) {  // DOMID_FIRST_RESERVED: the rest are not guests
-        std::fprintf(stderr, "xengtd: --domid %u is not a guest domain\n", domid);
-        return 2;
+    const auto domids = vm["domid"].as<std::vector<unsigned>>();
+    for (unsigned domid : domids) {
+        if (domid == 0 || domid >= 0x7ff0) {  // DOMID_FIRST_RESERVED: the rest are not guests
+            std::fprintf(stderr, "xengtd: --domid %u is not a guest domain\n", domid);
+            return 2;
+        }
     }
     auto bdf = xengt::xen::PciAddress::parse(vm["bdf"].as<std::string>());
     if (!bdf) {
@@ -85,10 +90,14 @@ int main(int argc, char** argv) {
 
     try {
         xengt::daemon::Daemon daemon;
-        xengt::xen::SessionOptions opts;
-        opts.domid = static_cast<uint16_t>(domid);
-        opts.bdf = *bdf;
-        daemon.attach(opts);
+        uint32_t vgt_id = 1;  // GVT-g numbers vGPU instances from 1
+        for (unsigned domid : domids) {
+            xengt::xen::SessionOptions opts;
+            opts.domid = static_cast<uint16_t>(domid);
+            opts.bdf = *bdf;
+            opts.vgpu.vgt_id = vgt_id++;
+            daemon.attach(opts);
+        }
         return daemon.run();
     } catch (const std::system_error& e) {
         XENGT_LOG(xengt::LogLevel::Error, "xengtd", "cannot attach: %s", e.what());

@@ -38,6 +38,7 @@ mediator::VgpuConfig named(mediator::VgpuConfig c, uint16_t domid) {
 GuestSession::GuestSession(SessionOptions options)
     : options_(std::move(options)),
       subject_("dom" + std::to_string(options_.domid)),
+      xenstore_dir_("/local/domain/0/device-model/" + std::to_string(options_.domid) + "/xengt"),
       guest_memory_(fmem_.get(), options_.domid),
       nr_vcpus_(query_nr_vcpus(dm_.get(), options_.domid)),
       server_(dm_.get(), options_.domid),
@@ -58,6 +59,8 @@ GuestSession::GuestSession(SessionOptions options)
         throw std::system_error(errno, std::generic_category(),
                                 subject_ + ": watch @releaseDomain");
     }
+    store_.write(xenstore_dir_ + "/bdf", options_.bdf.to_string());
+    publish_state("running");
     XENGT_LOG(LogLevel::Info, subject_,
               "vGPU attached at %s: ioreq server %u, %u vCPU(s), ioreq page via %s",
               options_.bdf.to_string().c_str(), server_.id(), nr_vcpus_,
@@ -83,6 +86,7 @@ std::vector<BoundPort> GuestSession::bind_vcpu_ports() {
 GuestSession::~GuestSession() {
     answer_in_flight();
     store_.unwatch("@releaseDomain", subject_);
+    store_.remove(xenstore_dir_);
     evtchn_fd_.release();
     xenstore_fd_.release();
     XENGT_LOG(
@@ -91,6 +95,13 @@ GuestSession::~GuestSession() {
         static_cast<unsigned long long>(dispatcher_.counters().pio + dispatcher_.counters().mmio +
                                         dispatcher_.counters().pci_config),
         static_cast<unsigned long long>(dispatcher_.counters().hostile));
+}
+
+void GuestSession::publish_state(const char* state) {
+    if (!store_.write(xenstore_dir_ + "/state", state)) {
+        XENGT_LOG(LogLevel::Warn, subject_, "cannot publish state in xenstore (%s): %m",
+                  xenstore_dir_.c_str());
+    }
 }
 
 void GuestSession::answer_in_flight() {

@@ -61,6 +61,9 @@ public:
     // Only while run() is not executing (or from inside the loop).
     SessionStatus status() const;
     const std::string& subject() const { return subject_; }
+    // Where the session publishes its state, mirroring QEMU's
+    // /local/domain/0/device-model/<domid>/state convention.
+    const std::string& xenstore_dir() const { return xenstore_dir_; }
     uint16_t domid() const { return options_.domid; }
 
 private:
@@ -76,10 +79,12 @@ private:
     void arm_xenstore();
     void check_domain_alive();
     void answer_in_flight();
+    void publish_state(const char* state);
 
     // Declaration order is the attach order; destruction runs it backwards.
     SessionOptions options_;
     std::string subject_;
+    std::string xenstore_dir_;
     DeviceModel dm_;
     ForeignMemory fmem_;
     EventChannels evtchn_;

@@ -43,7 +43,12 @@ IoreqServer::IoreqServer(xendevicemodel_handle* dm, uint16_t domid) : dm_(dm), d
 
 IoreqServer::~IoreqServer() {
     if (xendevicemodel_destroy_ioreq_server(dm_, domid_, id_) != 0) {
-        log_teardown_failure(domid_, "destroy ioreq server");
+        if (errno == ENOENT || errno == ESRCH) {
+            XENGT_LOG(LogLevel::Info, subject(domid_),
+                      "ioreq server %u already destroyed by Xen with the domain", id_);
+        } else {
+            log_teardown_failure(domid_, "destroy ioreq server");
+        }
     } else {
         XENGT_LOG(LogLevel::Info, subject(domid_), "ioreq server %u destroyed", id_);
     }

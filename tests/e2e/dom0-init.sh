@@ -1,0 +1,150 @@
+#!/bin/busybox sh
+# /init of the e2e dom0: bring up the Xen toolstack, run the scenario, print
+# one "E2E-CHECK: PASS|FAIL <what>" line per check and "E2E-RESULT: PASS|FAIL",
+# then power off. Every wait is a bounded poll on a condition.
+#
+# Scenario:
+#   1. guests A and B created paused; one xengtd attaches to both;
+#   2. A runs: firmware and the test guest probe 00:02.0 through xengtd;
+#   3. A is destroyed while attached: xengtd tears its vGPU down, A leaves no
+#      dying domain behind (no mapping left), xengtd keeps running;
+#   4. B runs and is still served;
+#   5. negative control: guest C without xengtd sees all-ones;
+#   6. B destroyed: xengtd exits 0.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run/xen /run/xenstored /run/lock /var/log/xen /var/lib/xen /var/lib/xenstored
+
+now() { cut -d' ' -f1 /proc/uptime; }
+say() { echo "E2E: [dom0 +$(now)s] $*"; }
+FAILED=0
+check() {  # check "what" command...
+    what=$1
+    shift
+    if "$@" >/dev/null 2>&1; then
+        echo "E2E-CHECK: PASS $what"
+    else
+        echo "E2E-CHECK: FAIL $what"
+        FAILED=1
+    fi
+}
+wait_for() {  # wait_for SECONDS command... : poll until true, bounded by wall time
+    deadline=$(($(date +%s) + $1))
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -ge "$deadline" ] && return 1
+        sleep 0.2
+    done
+}
+finish() {
+    say "xengtd log:"
+    sed 's/^/    xengtd| /' /tmp/xengtd.log 2>/dev/null
+    if [ $FAILED = 0 ]; then echo "E2E-RESULT: PASS"; else echo "E2E-RESULT: FAIL"; fi
+    sync
+    poweroff -f
+}
+
+say "dom0 up"
+for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
+    insmod /lib/modules/$m.ko || say "insmod $m failed"
+done
+mount -t xenfs xenfs /proc/xen
+xenstored --pid-file=/run/xenstored.pid || { say "xenstored failed"; FAILED=1; finish; }
+xen-init-dom0 >/dev/null || say "xen-init-dom0 failed"
+xenconsoled --pid-file=/run/xenconsoled.pid || say "xenconsoled failed"
+say "toolstack up"
+
+# Lines the guest printed on port 0xE9, as Xen's console shows them.
+# Xen prints them as "(dN) [timestamp] XENGT-GUEST: ...".
+guest_log() { xl dmesg | grep "^(d$1) .*XENGT-GUEST:"; }
+guest_done() { guest_log "$1" | grep -q "XENGT-GUEST: DONE"; }
+guest_said() { guest_log "$1" | grep -q "XENGT-GUEST: $2"; }
+attached() { xenstore-read /local/domain/0/device-model/$1/xengt/state | grep -q running; }
+both_attached() { attached "$A" && attached "$B"; }
+state_removed() { ! xenstore-read /local/domain/0/device-model/$1/xengt/state; }
+domain_gone() { ! xl list | grep -q -e "^$1 " -e "(null)"; }
+xengtd_running() { kill -0 "$XENGTD"; }
+xengtd_said() { grep -q "$1" /tmp/xengtd.log; }
+xengtd_exited() { ! kill -0 "$XENGTD"; }
+
+# The checks every guest served by xengtd must pass.
+check_served() {  # check_served DOMID VGT_ID
+    d=$1
+    check "dom$d: device found at 00:02.0 (8086:1912)" guest_said "$d" "00:02.0 id=19128086"
+    check "dom$d: display class 030000" guest_said "$d" "class=030000"
+    # hvmloader turns on memory and I/O decode (bits 1, 0) once it placed the BARs.
+    check "dom$d: firmware placed BARs and enabled decode" guest_said "$d" "firmware: command=000[37]"
+    check "dom$d: BARs sized 16 MiB / 256 MiB / 64 ports" \
+        guest_said "$d" "BAR sizes: BAR0=16MiB BAR2=256MiB BAR4=64ports"
+    check "dom$d: PVINFO magic read through BAR0" \
+        guest_said "$d" "PVINFO at BAR0 magic=4776544776544776"
+    check "dom$d: PVINFO version 1.0" guest_said "$d" "PVINFO version=1.0"
+    check "dom$d: register round trip" guest_said "$d" "register FENCE0 wrote=12345001 read=12345001"
+    check "dom$d: masked register semantics" \
+        guest_said "$d" "register RCS_MI_MODE before=00000200 after=00000201"
+    check "dom$d: accesses follow a BAR0 move" \
+        guest_said "$d" "PVINFO after move magic=4776544776544776"
+    check "dom$d: old BAR0 place no longer decodes" guest_said "$d" "old BAR0 place reads ffffffff"
+    check "dom$d: rep movs MMIO->RAM across a page (vgt_id $2)" \
+        guest_said "$d" "rep movs 76544776 47765447 00000001 0000000$2"
+}
+
+CFG=/guest/guest.cfg
+say "creating guests A and B paused"
+xl create -q -p $CFG 'name="xengt-a"' || { say "xl create A failed"; FAILED=1; finish; }
+xl create -q -p $CFG 'name="xengt-b"' || { say "xl create B failed"; FAILED=1; finish; }
+A=$(xl domid xengt-a)
+B=$(xl domid xengt-b)
+say "A is dom$A, B is dom$B; starting xengtd"
+xengtd --domid "$A" --domid "$B" >/tmp/xengtd.log 2>&1 &
+XENGTD=$!
+check "xengtd attached to dom$A and dom$B" wait_for 30 both_attached
+both_attached || { say "xengtd did not attach"; FAILED=1; finish; }
+say "attached; unpausing A"
+T_A=$(now)
+xl unpause xengt-a
+check "dom$A: guest ran to the end" wait_for 120 guest_done "$A"
+say "A done ($(awk "BEGIN{print $(now) - $T_A}")s after unpause)"
+guest_log "$A"
+check_served "$A" 1
+
+say "destroying A while attached"
+xl destroy xengt-a
+check "dom$A: xengtd logged the teardown" wait_for 30 xengtd_said "dom$A: vGPU torn down"
+check "dom$A: no dying domain left (xengtd unmapped everything)" wait_for 30 domain_gone "$A"
+check "dom$A: xengtd removed its xenstore state" state_removed "$A"
+check "xengtd keeps running after dom$A died" xengtd_running
+
+say "unpausing B"
+T_B=$(now)
+xl unpause xengt-b
+check "dom$B: guest ran to the end" wait_for 120 guest_done "$B"
+say "B done ($(awk "BEGIN{print $(now) - $T_B}")s after unpause)"
+guest_log "$B"
+check_served "$B" 2
+
+say "negative control: the same guest with no xengtd attached"
+xl create -q $CFG 'name="xengt-control"' || { say "xl create control failed"; FAILED=1; }
+C=$(xl domid xengt-control)
+check "control dom$C: guest ran to the end" wait_for 120 guest_done "$C"
+guest_log "$C"
+check "control dom$C: 00:02.0 reads all-ones" guest_said "$C" "00:02.0 id=ffffffff"
+check "control dom$C: MMIO where BAR0 would be reads all-ones" \
+    guest_said "$C" "no device at 00:02.0; MMIO at c0078000 reads ffffffff"
+xl destroy xengt-control
+
+say "destroying B: xengtd should exit 0 with no guest left"
+xl destroy xengt-b
+check "xengtd exited once its last guest was gone" wait_for 30 xengtd_exited
+wait "$XENGTD"
+XENGTD_RC=$?
+check "xengtd exit status 0 (got $XENGTD_RC)" test "$XENGTD_RC" -eq 0
+check "dom$B: no dying domain left" wait_for 30 domain_gone "$B"
+say "scenario finished"
+finish

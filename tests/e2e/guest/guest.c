@@ -1,0 +1,237 @@
+/*
+ * Freestanding e2e test guest: what firmware and a GPU driver do first,
+ * against whatever answers at 00:02.0, reported line by line on port 0xE9
+ * (Xen prints those as "(dN) ..." in its console).
+ *
+ * Every line starts with "XENGT-GUEST:" so the harness can pick them out;
+ * the last one is "XENGT-GUEST: DONE". The harness, not the guest, decides
+ * pass or fail, so the same image serves the run with xengtd attached and the
+ * negative control without it.
+ */
+#include <stdint.h>
+
+#define GPU_BDF (2u << 11) /* bus 0, device 2, function 0 in CF8 layout */
+#define PVINFO 0x78000u
+#define FENCE0 0x100000u
+#define RCS_MI_MODE 0x209cu
+#define MOVED_BAR0 0xc0000000u /* free guest-physical space: above RAM, below the MMIO hole */
+
+static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
+static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
+static inline uint16_t inw(uint16_t port) {
+    uint16_t v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+static inline uint32_t inl(uint16_t port) {
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+static inline uint32_t mmio_read32(uint32_t addr) { return *(volatile uint32_t*)(uintptr_t)addr; }
+static inline uint16_t mmio_read16(uint32_t addr) { return *(volatile uint16_t*)(uintptr_t)addr; }
+static inline void mmio_write32(uint32_t addr, uint32_t v) { *(volatile uint32_t*)(uintptr_t)addr = v; }
+
+/* ---- console ------------------------------------------------------------ */
+
+static void put(const char* s) {
+    while (*s) outb(0xe9, (uint8_t)*s++);
+}
+static void put_hex(uint32_t v, int digits) {
+    static const char hex[] = "0123456789abcdef";
+    char buf[9];
+    for (int i = digits - 1; i >= 0; --i, v >>= 4) buf[i] = hex[v & 0xf];
+    buf[digits] = 0;
+    put(buf);
+}
+static void put_dec(uint32_t v) {
+    char buf[11];
+    int i = 10;
+    buf[i] = 0;
+    do {
+        buf[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(&buf[i]);
+}
+static void line(const char* s) {
+    put("XENGT-GUEST: ");
+    put(s);
+}
+static void end(void) { put("\n"); }
+
+/* ---- PCI configuration mechanism #1 ------------------------------------ */
+
+static uint32_t cfg_read32(uint32_t bdf, uint32_t reg) {
+    outl(0xcf8, 0x80000000u | bdf | (reg & 0xfc));
+    return inl(0xcfc);
+}
+static uint16_t cfg_read16(uint32_t bdf, uint32_t reg) {
+    outl(0xcf8, 0x80000000u | bdf | (reg & 0xfc));
+    return inw((uint16_t)(0xcfc + (reg & 2)));
+}
+static void cfg_write32(uint32_t bdf, uint32_t reg, uint32_t v) {
+    outl(0xcf8, 0x80000000u | bdf | (reg & 0xfc));
+    outl(0xcfc, v);
+}
+static void cfg_write16(uint32_t bdf, uint32_t reg, uint16_t v) {
+    outl(0xcf8, 0x80000000u | bdf | (reg & 0xfc));
+    outw((uint16_t)(0xcfc + (reg & 2)), v);
+}
+
+/* Size a BAR the way firmware does; returns the address mask read back. */
+static uint32_t bar_mask(uint32_t reg) {
+    uint32_t orig = cfg_read32(GPU_BDF, reg);
+    cfg_write32(GPU_BDF, reg, 0xffffffffu);
+    uint32_t mask = cfg_read32(GPU_BDF, reg);
+    cfg_write32(GPU_BDF, reg, orig);
+    return mask;
+}
+
+/* ---- interrupts: ignore them all, so that `sti; hlt` is a safe idle ----- */
+
+extern void ignore_interrupt(void);
+static uint64_t idt[256];
+
+static void install_idt(void) {
+    uint16_t cs;
+    __asm__ volatile("mov %%cs, %0" : "=r"(cs));
+    uint32_t handler = (uint32_t)(uintptr_t)ignore_interrupt;
+    for (int i = 0; i < 256; ++i) {
+        /* 32-bit interrupt gate, present, DPL 0 */
+        idt[i] = (uint64_t)(handler & 0xffff) | (uint64_t)cs << 16 | (uint64_t)0x8e00 << 32 |
+                 (uint64_t)(handler >> 16) << 48;
+    }
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint32_t base;
+    } idtr = {sizeof idt - 1, (uint32_t)(uintptr_t)idt};
+    __asm__ volatile("lidt %0" ::"m"(idtr));
+    outb(0x21, 0xff); /* mask the legacy PICs: nothing to deliver */
+    outb(0xa1, 0xff);
+}
+
+/* ---- the probe ----------------------------------------------------------- */
+
+static void report_pvinfo(uint32_t bar0, const char* where) {
+    uint32_t lo = mmio_read32(bar0 + PVINFO);
+    uint32_t hi = mmio_read32(bar0 + PVINFO + 4);
+    line("PVINFO ");
+    put(where);
+    put(" magic=");
+    put_hex(hi, 8);
+    put_hex(lo, 8);
+    end();
+}
+
+void guest_main(void) {
+    install_idt();
+    line("start");
+    end();
+
+    uint32_t id = cfg_read32(GPU_BDF, 0x00);
+    line("00:02.0 id=");
+    put_hex(id, 8);
+    end();
+    if (id == 0xffffffffu) {
+        /* Nobody decodes 00:02.0: show what MMIO where BAR0 would be reads. */
+        line("no device at 00:02.0; MMIO at ");
+        put_hex(MOVED_BAR0 + PVINFO, 8);
+        put(" reads ");
+        put_hex(mmio_read32(MOVED_BAR0 + PVINFO), 8);
+        end();
+        line("DONE");
+        end();
+        return;
+    }
+    line("class=");
+    put_hex(cfg_read32(GPU_BDF, 0x08) >> 8, 6);
+    end();
+
+    /* What firmware (hvmloader) placed, then size each BAR with decode off. */
+    uint16_t cmd = cfg_read16(GPU_BDF, 0x04);
+    uint32_t bar0 = cfg_read32(GPU_BDF, 0x10) & ~0xfu;
+    uint32_t bar0_hi = cfg_read32(GPU_BDF, 0x14);
+    uint32_t bar2 = cfg_read32(GPU_BDF, 0x18) & ~0xfu;
+    uint32_t bar2_hi = cfg_read32(GPU_BDF, 0x1c);
+    uint32_t bar4 = cfg_read32(GPU_BDF, 0x20) & ~0x3u;
+    line("firmware: command=");
+    put_hex(cmd, 4);
+    put(" BAR0=");
+    put_hex(bar0_hi, 8);
+    put_hex(bar0, 8);
+    put(" BAR2=");
+    put_hex(bar2_hi, 8);
+    put_hex(bar2, 8);
+    put(" BAR4=");
+    put_hex(bar4, 4);
+    end();
+
+    cfg_write16(GPU_BDF, 0x04, (uint16_t)(cmd & ~3u));
+    uint32_t size0 = ~(bar_mask(0x10) & ~0xfu) + 1;
+    uint32_t size2 = ~(bar_mask(0x18) & ~0xfu) + 1;
+    uint32_t size4 = (~(bar_mask(0x20) & ~0x3u) + 1) & 0xffff;
+    line("BAR sizes: BAR0=");
+    put_dec(size0 >> 20);
+    put("MiB BAR2=");
+    put_dec(size2 >> 20);
+    put("MiB BAR4=");
+    put_dec(size4);
+    put("ports");
+    end();
+
+    /* Keep BAR0 below 4 GiB where this 32-bit guest can reach it. */
+    if (bar0_hi != 0 || bar0 == 0) {
+        bar0 = MOVED_BAR0;
+        cfg_write32(GPU_BDF, 0x10, bar0);
+        cfg_write32(GPU_BDF, 0x14, 0);
+    }
+    cfg_write16(GPU_BDF, 0x04, (uint16_t)(cmd | 3u));
+
+    report_pvinfo(bar0, "at BAR0");
+    line("PVINFO version=");
+    put_dec(mmio_read16(bar0 + PVINFO + 8));
+    put(".");
+    put_dec(mmio_read16(bar0 + PVINFO + 10));
+    put(" caps=");
+    put_hex(mmio_read32(bar0 + PVINFO + 0x10), 8);
+    end();
+
+    mmio_write32(bar0 + FENCE0, 0x12345001u);
+    line("register FENCE0 wrote=12345001 read=");
+    put_hex(mmio_read32(bar0 + FENCE0), 8);
+    end();
+    uint32_t mode_before = mmio_read32(bar0 + RCS_MI_MODE);
+    mmio_write32(bar0 + RCS_MI_MODE, 0x00010001u); /* masked write: set bit 0 */
+    line("register RCS_MI_MODE before=");
+    put_hex(mode_before, 8);
+    put(" after=");
+    put_hex(mmio_read32(bar0 + RCS_MI_MODE), 8);
+    end();
+
+    /* Move BAR0: accesses must follow it, and stop at the old place. */
+    uint32_t old = bar0;
+    uint32_t moved = old == MOVED_BAR0 ? MOVED_BAR0 + 0x1000000u : MOVED_BAR0;
+    cfg_write32(GPU_BDF, 0x10, moved);
+    report_pvinfo(moved, "after move");
+    line("old BAR0 place reads ");
+    put_hex(mmio_read32(old + PVINFO), 8);
+    end();
+
+    /* rep movs from MMIO into RAM across a page boundary (pointer-mode ioreqs). */
+    static uint32_t buf[2048] __attribute__((aligned(4096)));
+    uint32_t* dst = &buf[1024 - 2]; /* two dwords before a page boundary, two after */
+    uint32_t src = moved + PVINFO, n = 4;
+    __asm__ volatile("cld; rep movsl" : "+S"(src), "+D"(dst), "+c"(n) : : "memory");
+    line("rep movs ");
+    for (int i = 0; i < 4; ++i) {
+        put_hex(buf[1024 - 2 + i], 8);
+        put(" ");
+    }
+    end();
+
+    cfg_write32(GPU_BDF, 0x10, old); /* leave it where firmware put it */
+    line("DONE");
+    end();
+}

@@ -1,0 +1,122 @@
+#!/bin/bash
+# End-to-end test on real Xen: boot Debian's Xen 4.17 with a Debian PV dom0
+# under QEMU's software emulation, and run tests/e2e/dom0-init.sh in that dom0
+# with the freshly built xengtd and the freestanding test guest.
+#
+#   xen-e2e.sh --xengtd PATH --guest PATH --out DIR [--timeout SECONDS] [--smp N]
+#
+# Installs the Debian packages it needs (scripts/setup.sh --xen), assembles a
+# dom0 initramfs in DIR from this host's binaries, boots under `timeout`, and
+# turns the serial console (Xen's, dom0's and the guests' port-0xE9 lines)
+# into a verdict. Exit 0 iff every check passed. Logs stay in DIR.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+XENGTD= GUEST= OUT= TIMEOUT=600 SMP=2
+while [ $# -gt 0 ]; do
+    case $1 in
+        --xengtd) XENGTD=$2; shift 2 ;;
+        --guest) GUEST=$2; shift 2 ;;
+        --out) OUT=$2; shift 2 ;;
+        --timeout) TIMEOUT=$2; shift 2 ;;
+        --smp) SMP=$2; shift 2 ;;
+        *) echo "xen-e2e: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+if [ -z "$XENGTD" ] || [ -z "$GUEST" ] || [ -z "$OUT" ]; then
+    echo "usage: xen-e2e.sh --xengtd PATH --guest PATH --out DIR [--timeout S] [--smp N]" >&2
+    exit 2
+fi
+case $OUT in *,*) echo "xen-e2e: --out must not contain a comma (QEMU module syntax)" >&2; exit 2 ;; esac
+
+T0=$(date +%s.%N)
+elapsed() { awk "BEGIN { printf \"%.1f\", $(date +%s.%N) - $T0 }"; }
+say() { echo "xen-e2e: [+$(elapsed)s] $*"; }
+
+"$ROOT/scripts/setup.sh" --xen
+
+# The dom0 kernel: the newest installed Debian kernel that has Xen's modules.
+KVER=
+for v in $(ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V); do
+    modinfo -k "$v" -n xen-privcmd >/dev/null 2>&1 && KVER=$v
+done
+if [ -z "$KVER" ]; then
+    echo "xen-e2e: no /boot/vmlinuz-* with Xen modules found (is linux-image-amd64 installed?)" >&2
+    exit 1
+fi
+
+XENBIN=/usr/lib/xen-4.17/bin
+R=$OUT/rootfs
+rm -rf "$R"
+mkdir -p "$OUT" "$R"/{bin,sbin,usr/bin,lib/modules,guest,etc/xen,proc,sys,dev,run,tmp,var}
+mkdir -p "$R"/usr/lib/xen-4.17/{bin,boot} "$R"/usr/share/{seabios,qemu} "$R"/usr/libexec
+ln -s ../run "$R"/var/run
+ln -s ../run/lock "$R"/var/lock
+
+# Userland: busybox, the Xen toolstack, xenstore-read, qemu-xen + firmware for
+# HVM guests, xengtd; their shared libraries follow below.
+cp /bin/busybox "$R"/bin/
+for b in xl xenstored xenconsoled xen-init-dom0 libxl-save-helper; do cp "$XENBIN/$b" "$R$XENBIN/"; done
+cp /usr/bin/xenstore-read "$R"/usr/bin/
+cp /etc/xen/xl.conf "$R"/etc/xen/
+cp /usr/lib/xen-4.17/boot/hvmloader "$R"/usr/lib/xen-4.17/boot/
+cp /usr/share/seabios/bios-256k.bin "$R"/usr/share/seabios/
+cp /usr/libexec/xen-qemu-system-i386 "$R"/usr/libexec/
+cp -rL /usr/share/qemu/keymaps "$R"/usr/share/qemu/  # qemu-xen needs them even with no display
+for f in pvh.bin linuxboot_dma.bin kvmvapic.bin; do cp -L "/usr/share/qemu/$f" "$R"/usr/share/qemu/; done
+cp "$XENGTD" "$R"/usr/bin/xengtd
+for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
+    cp "$(modinfo -k "$KVER" -n $m)" "$R"/lib/modules/$m.ko
+done
+cp "$GUEST" "$R"/guest/xengt-test-guest.elf
+cp "$ROOT"/tests/e2e/guest.cfg "$R"/guest/guest.cfg
+cp "$ROOT"/tests/e2e/dom0-init.sh "$R"/init
+chmod +x "$R"/init
+
+for f in "$R$XENBIN"/* "$R"/usr/bin/* "$R"/usr/libexec/*; do ldd "$f" 2>/dev/null || true; done |
+    awk '/=>/ { print $3 } /^[ \t]*\// { print $1 }' | sort -u |
+    while read -r lib; do
+        [ -f "$lib" ] || continue
+        mkdir -p "$R$(dirname "$lib")"
+        cp -L "$lib" "$R$lib"
+    done
+mkdir -p "$R"/lib64 "$R"/lib/x86_64-linux-gnu
+cp -L /lib64/ld-linux-x86-64.so.2 "$R"/lib64/
+cp -L /lib/x86_64-linux-gnu/libgcc_s.so.1 "$R"/lib/x86_64-linux-gnu/  # glibc dlopens it (xl aborts without)
+(cd "$R" && find . | cpio -o -H newc --quiet | gzip -1) >"$OUT"/dom0.cpio.gz
+# QEMU boots Xen as a multiboot ELF: it needs the uncompressed image.
+gunzip -c /boot/xen-4.17-amd64.gz >"$OUT"/xen
+cp "/boot/vmlinuz-$KVER" "$OUT"/vmlinuz
+say "dom0 image ready ($(du -h "$OUT"/dom0.cpio.gz | cut -f1), kernel $KVER); booting Xen under QEMU (timeout ${TIMEOUT}s)"
+
+# qemu64 with SVM and nested paging is what Xen's own CI uses under TCG; with
+# -no-reboot a Xen panic ends the run at once. Only the -initrd module string
+# needs doubled commas; Xen's own -append must not have them.
+LOG=$OUT/serial.log
+rm -f "$LOG"
+set +e
+timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
+    -accel tcg,thread=multi -machine pc -cpu qemu64,+svm,+npt -m 2048 -smp "$SMP" \
+    -display none -monitor none -serial "file:$LOG" -no-reboot \
+    -kernel "$OUT"/xen \
+    -append "console=com1 com1=115200,8n1 console_timestamps=boot loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M dom0_max_vcpus=2" \
+    -initrd "$OUT/vmlinuz console=hvc0 earlyprintk=xen rdinit=/init loglevel=4,$OUT/dom0.cpio.gz"
+QEMU_RC=$?
+set -e
+say "QEMU exited ($QEMU_RC) after the run"
+
+echo "---- checks ----"
+grep -a "E2E-CHECK:" "$LOG" || true
+echo "---- timeline (dom0 uptime) ----"
+grep -a "^E2E: " "$LOG" || true
+if grep -aq "E2E-RESULT: PASS" "$LOG" && ! grep -aq "E2E-CHECK: FAIL" "$LOG"; then
+    say "PASS (logs in $OUT)"
+    exit 0
+fi
+if [ "$QEMU_RC" = 124 ]; then
+    echo "xen-e2e: timed out after ${TIMEOUT}s" >&2
+fi
+echo "---- last 80 lines of the serial console ($LOG) ----"
+tail -n 80 "$LOG"
+say "FAIL (logs kept in $OUT)"
+exit 1
