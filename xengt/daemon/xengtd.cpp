@@ -6,7 +6,10 @@
 // It attaches a vGPU at the given PCI address to each, serves each until it
 // dies (tearing that guest's vGPU down and going on with the others), and
 // exits 0 once all are gone or on SIGTERM/SIGINT.
+#include <unistd.h>
 #include <boost/program_options.hpp>
+
+#include <cerrno>
 #include <cstdio>
 #include <iostream>
 #include <system_error>
@@ -96,12 +99,18 @@ int main(int argc, char** argv) {
             opts.domid = static_cast<uint16_t>(domid);
             opts.bdf = *bdf;
             opts.vgpu.vgt_id = vgt_id++;
-            daemon.attach(opts);
+            try {
+                daemon.attach(opts);
+            } catch (const std::system_error& e) {
+                const bool no_xen =
+                    e.code().value() == ENOENT && access("/dev/xen/privcmd", F_OK) != 0;
+                XENGT_LOG(xengt::LogLevel::Error, "xengtd", "cannot attach a vGPU to dom%u: %s%s",
+                          domid, e.what(),
+                          no_xen ? " (no /dev/xen/privcmd: run xengtd in dom0 of a Xen host)" : "");
+                return 1;
+            }
         }
         return daemon.run();
-    } catch (const std::system_error& e) {
-        XENGT_LOG(xengt::LogLevel::Error, "xengtd", "cannot attach: %s", e.what());
-        return 1;
     } catch (const std::exception& e) {
         XENGT_LOG(xengt::LogLevel::Error, "xengtd", "%s", e.what());
         return 1;
