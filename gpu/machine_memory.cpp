@@ -10,12 +10,24 @@
 
 namespace xengt::gpu {
 
+namespace {
+
+// A range whose end wraps the address space cannot be memory.
+bool wraps(uint64_t start, size_t len) {
+    return len != 0 && start + (len - 1) < start;
+}
+
+}  // namespace
+
 bool MachineMemory::read(uint64_t host_phys, std::span<std::byte> out) {
+    if (wraps(host_phys, out.size())) {
+        return false;
+    }
     size_t done = 0;
     while (done < out.size()) {
         const uint64_t a = host_phys + done;
         std::byte* p = frame(HostFrame{a >> kPageShift});
-        if (p == nullptr || a < host_phys) {
+        if (p == nullptr) {
             return false;
         }
         const size_t off = a & kPageMask;
@@ -27,9 +39,16 @@ bool MachineMemory::read(uint64_t host_phys, std::span<std::byte> out) {
 }
 
 bool MachineMemory::write(uint64_t host_phys, std::span<const std::byte> in) {
+    if (in.empty()) {
+        return true;
+    }
+    if (wraps(host_phys, in.size())) {
+        return false;
+    }
     // Check every frame first: a write lands whole or not at all.
-    for (uint64_t a = host_phys & ~kPageMask; a < host_phys + in.size(); a += kPageSize) {
-        if (frame(HostFrame{a >> kPageShift}) == nullptr || a + kPageSize < a) {
+    const uint64_t last = (host_phys + (in.size() - 1)) >> kPageShift;
+    for (uint64_t f = host_phys >> kPageShift; f <= last; ++f) {
+        if (frame(HostFrame{f}) == nullptr) {
             return false;
         }
     }

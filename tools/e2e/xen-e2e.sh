@@ -92,24 +92,39 @@ say "dom0 image ready ($(du -h "$OUT"/dom0.cpio.gz | cut -f1), kernel $KVER); bo
 # qemu64 with SVM and nested paging is what Xen's own CI uses under TCG; with
 # -no-reboot a Xen panic ends the run at once. Only the -initrd module string
 # needs doubled commas; Xen's own -append must not have them.
+# One boot of the whole scenario; the verdict is read from its serial log.
+boot() {  # boot LOG
+    rm -f "$1"
+    set +e
+    timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
+        -accel tcg,thread=multi -machine pc -cpu qemu64,+svm,+npt -m 2048 -smp "$SMP" \
+        -display none -monitor none -serial "file:$1" -no-reboot \
+        -kernel "$OUT"/xen \
+        -append "console=com1 com1=115200,8n1 console_timestamps=boot loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M dom0_max_vcpus=2" \
+        -initrd "$OUT/vmlinuz console=hvc0 earlyprintk=xen rdinit=/init loglevel=4,$OUT/dom0.cpio.gz"
+    QEMU_RC=$?
+    set -e
+    say "QEMU exited ($QEMU_RC) after the run"
+}
+passed() { grep -aq "E2E-RESULT: PASS" "$1" && ! grep -aq "E2E-CHECK: FAIL" "$1"; }
+
 LOG=$OUT/serial.log
-rm -f "$LOG"
-set +e
-timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
-    -accel tcg,thread=multi -machine pc -cpu qemu64,+svm,+npt -m 2048 -smp "$SMP" \
-    -display none -monitor none -serial "file:$LOG" -no-reboot \
-    -kernel "$OUT"/xen \
-    -append "console=com1 com1=115200,8n1 console_timestamps=boot loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M dom0_max_vcpus=2" \
-    -initrd "$OUT/vmlinuz console=hvc0 earlyprintk=xen rdinit=/init loglevel=4,$OUT/dom0.cpio.gz"
-QEMU_RC=$?
-set -e
-say "QEMU exited ($QEMU_RC) after the run"
+boot "$LOG"
+# Under heavy host load, QEMU's emulation has been seen to triple-fault a
+# guest inside hvmloader before it touched any device. Only that signature
+# earns one more boot; anything else, or the same failure twice, fails.
+if ! passed "$LOG" && grep -aq "Triple fault" "$LOG"; then
+    mv "$LOG" "$OUT"/serial-attempt1.log
+    echo "xen-e2e: RETRY: a guest triple-faulted in the first boot (log kept in $OUT/serial-attempt1.log):"
+    grep -a "Triple fault" "$OUT"/serial-attempt1.log | head -3
+    boot "$LOG"
+fi
 
 echo "---- checks ----"
 grep -a "E2E-CHECK:" "$LOG" || true
 echo "---- timeline (dom0 uptime) ----"
 grep -a "^E2E: " "$LOG" || true
-if grep -aq "E2E-RESULT: PASS" "$LOG" && ! grep -aq "E2E-CHECK: FAIL" "$LOG"; then
+if passed "$LOG"; then
     say "PASS (logs in $OUT)"
     exit 0
 fi

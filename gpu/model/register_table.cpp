@@ -1,0 +1,228 @@
+#include "gpu/model/register_table.hpp"
+
+#include <iterator>
+#include <limits>
+#include <vector>
+
+#include "gpu/model/hw_regs.hpp"
+#include "gpu/model/reg_handlers.hpp"
+
+namespace xengt::gpu::model {
+namespace {
+
+// Row factories keep the table one line per register.
+constexpr RegRow plain(uint32_t offset, uint32_t size, const char* name, uint32_t reset) {
+    return {offset, size, name, RegPolicy::Plain, reset, 0, nullptr, nullptr};
+}
+constexpr RegRow read_only(uint32_t offset, const char* name, uint32_t reset) {
+    return {offset, 4, name, RegPolicy::ReadOnly, reset, 0, nullptr, nullptr};
+}
+constexpr RegRow masked(uint32_t offset, const char* name, uint32_t reset, uint32_t hw_bits) {
+    return {offset, 4, name, RegPolicy::Masked, reset, hw_bits, nullptr, nullptr};
+}
+constexpr RegRow rw1c(uint32_t offset, const char* name) {
+    return {offset, 4, name, RegPolicy::Rw1c, 0, 0, nullptr, nullptr};
+}
+constexpr RegRow custom(uint32_t offset, const char* name, uint32_t reset, RegReadFn read,
+                        RegWriteFn write) {
+    return {offset, 4, name, RegPolicy::Custom, reset, 0, read, write};
+}
+
+constexpr uint32_t kRcs = hw::kEngineBase[0];
+constexpr uint32_t kBcs = hw::kEngineBase[1];
+constexpr uint32_t kVcs = hw::kEngineBase[2];
+constexpr uint32_t kVecs = hw::kEngineBase[3];
+// The doc gives no reset value for GT IMR; all-masked matches what i915 writes
+// before enabling, so nothing is latched until a driver unmasks it.
+constexpr uint32_t kImrReset = 0xFFFFFFFFu;
+
+constexpr RegRow kRows[] = {
+    // Forcewake (§8.2): masked requests whose acks follow at once; acks are status.
+    custom(hw::kFwGtReq, "FORCEWAKE_GT_GEN9", 0, stored_read, forcewake_write),
+    custom(hw::kFwRenderReq, "FORCEWAKE_RENDER_GEN9", 0, stored_read, forcewake_write),
+    custom(hw::kFwMediaReq, "FORCEWAKE_MEDIA_GEN9", 0, stored_read, forcewake_write),
+    read_only(hw::kFwGtAck, "FORCEWAKE_ACK_GT_GEN9", 0),
+    read_only(hw::kFwRenderAck, "FORCEWAKE_ACK_RENDER_GEN9", 0),
+    read_only(hw::kFwMediaAck, "FORCEWAKE_ACK_MEDIA_GEN9", 0),
+
+    // Fences (§8.1): 32 x 64-bit, plain storage.
+    plain(hw::kFenceBase, hw::kFenceCount * 8, "FENCE_REG_GEN6", 0),
+    // GFX_FLSH_CNTL_GEN6 (§2.3): a write invalidates the GGTT TLB.
+    custom(hw::kGfxFlshCntlGen6, "GFX_FLSH_CNTL_GEN6", 0, stored_read, gfx_flush_write),
+
+    // Interrupts (§6.1, §6.2).
+    custom(hw::kMasterIrq, "GEN8_MASTER_IRQ", 0, master_irq_read, master_irq_write),
+    read_only(hw::gt_isr(0), "GEN8_GT_ISR0", 0),
+    plain(hw::gt_imr(0), 4, "GEN8_GT_IMR0", kImrReset),
+    rw1c(hw::gt_iir(0), "GEN8_GT_IIR0"),
+    custom(hw::gt_ier(0), "GEN8_GT_IER0", 0, stored_read, gt_ier_write),
+    read_only(hw::gt_isr(1), "GEN8_GT_ISR1", 0),
+    plain(hw::gt_imr(1), 4, "GEN8_GT_IMR1", kImrReset),
+    rw1c(hw::gt_iir(1), "GEN8_GT_IIR1"),
+    custom(hw::gt_ier(1), "GEN8_GT_IER1", 0, stored_read, gt_ier_write),
+    read_only(hw::gt_isr(2), "GEN8_GT_ISR2", 0),
+    plain(hw::gt_imr(2), 4, "GEN8_GT_IMR2", kImrReset),
+    rw1c(hw::gt_iir(2), "GEN8_GT_IIR2"),
+    custom(hw::gt_ier(2), "GEN8_GT_IER2", 0, stored_read, gt_ier_write),
+    read_only(hw::gt_isr(3), "GEN8_GT_ISR3", 0),
+    plain(hw::gt_imr(3), 4, "GEN8_GT_IMR3", kImrReset),
+    rw1c(hw::gt_iir(3), "GEN8_GT_IIR3"),
+    custom(hw::gt_ier(3), "GEN8_GT_IER3", 0, stored_read, gt_ier_write),
+
+    // GEN6_GDRST (§4.2): engine reset bits self-clear once the reset is done.
+    custom(hw::kGdrst, "GEN6_GDRST", 0, stored_read, gdrst_write),
+
+    // RING_RESET_CTL (§4.2, §10.3): masked request, ready-to-reset status.
+    custom(kRcs + hw::kRingResetCtl, "RCS_RESET_CTL", 0, reset_ctl_read, reset_ctl_write),
+    custom(kBcs + hw::kRingResetCtl, "BCS_RESET_CTL", 0, reset_ctl_read, reset_ctl_write),
+    custom(kVcs + hw::kRingResetCtl, "VCS_RESET_CTL", 0, reset_ctl_read, reset_ctl_write),
+    custom(kVecs + hw::kRingResetCtl, "VECS_RESET_CTL", 0, reset_ctl_read, reset_ctl_write),
+
+    // RING_MI_MODE (§4.2): masked; MODE_IDLE is hardware status, set while idle.
+    masked(kRcs + hw::kRingMiMode, "RCS_MI_MODE", hw::kModeIdle, hw::kModeIdle),
+    masked(kBcs + hw::kRingMiMode, "BCS_MI_MODE", hw::kModeIdle, hw::kModeIdle),
+    masked(kVcs + hw::kRingMiMode, "VCS_MI_MODE", hw::kModeIdle, hw::kModeIdle),
+    masked(kVecs + hw::kRingMiMode, "VECS_MI_MODE", hw::kModeIdle, hw::kModeIdle),
+
+    // RING_MODE_GEN7 / GFX_MODE (§4.2): masked execlist/PPGTT enables.
+    masked(kRcs + hw::kRingModeGen7, "RCS_MODE_GEN7", 0, 0),
+    masked(kBcs + hw::kRingModeGen7, "BCS_MODE_GEN7", 0, 0),
+    masked(kVcs + hw::kRingModeGen7, "VCS_MODE_GEN7", 0, 0),
+    masked(kVecs + hw::kRingModeGen7, "VECS_MODE_GEN7", 0, 0),
+};
+
+constexpr bool overlaps(const RegRow& a, const RegRow& b) {
+    return a.offset < b.offset + b.size && b.offset < a.offset + a.size;
+}
+
+// The table is code: a malformed row fails the build, not a driver's access.
+consteval bool table_is_well_formed() {
+    constexpr size_t n = std::size(kRows);
+    if (n >= std::numeric_limits<uint16_t>::max()) {
+        return false;
+    }
+    for (size_t i = 0; i < n; ++i) {
+        const RegRow& r = kRows[i];
+        if (r.offset % 4 != 0 || r.size == 0 || r.size % 4 != 0 ||
+            r.offset >= hw::kRegisterFileBytes || r.size > hw::kRegisterFileBytes - r.offset) {
+            return false;
+        }
+        if (r.policy == RegPolicy::Masked && (r.reset > 0xFFFF || r.hw_bits > 0xFFFF)) {
+            return false;  // masked registers hold no state in bits 31:16
+        }
+        const bool handlers = r.read != nullptr && r.write != nullptr;
+        if ((r.policy == RegPolicy::Custom) != handlers ||
+            (r.policy != RegPolicy::Custom && (r.read != nullptr || r.write != nullptr))) {
+            return false;  // custom rows need both handlers; others must have none
+        }
+        for (size_t j = i + 1; j < n; ++j) {
+            if (overlaps(r, kRows[j])) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+static_assert(table_is_well_formed(), "register rows must be aligned, in range, disjoint");
+
+constexpr uint16_t kUnlisted = std::numeric_limits<uint16_t>::max();
+
+// dword index → row number: O(1) lookup, built once and shared by every model.
+const std::vector<uint16_t>& row_index() {
+    static const std::vector<uint16_t> index = [] {
+        std::vector<uint16_t> idx(hw::kRegisterDwords, kUnlisted);
+        for (size_t row = 0; row < std::size(kRows); ++row) {
+            const uint32_t first = kRows[row].offset / 4;
+            for (uint32_t d = first; d < first + kRows[row].size / 4; ++d) {
+                idx[d] = static_cast<uint16_t>(row);
+            }
+        }
+        return idx;
+    }();
+    return index;
+}
+
+}  // namespace
+
+const char* to_string(RegPolicy policy) {
+    switch (policy) {
+        case RegPolicy::Plain:
+            return "plain";
+        case RegPolicy::ReadOnly:
+            return "read-only";
+        case RegPolicy::Masked:
+            return "masked";
+        case RegPolicy::Rw1c:
+            return "rw1c";
+        case RegPolicy::Custom:
+            return "custom";
+    }
+    return "?";
+}
+
+std::span<const RegRow> register_table() {
+    return kRows;
+}
+
+const RegRow* find_register(uint32_t offset) {
+    if (offset >= hw::kRegisterFileBytes) {
+        return nullptr;
+    }
+    const uint16_t row = row_index()[offset / 4];
+    return row == kUnlisted ? nullptr : &kRows[row];
+}
+
+uint32_t register_read(ModelState& s, uint32_t offset) {
+    const RegRow* row = find_register(offset);
+    if (row == nullptr) {
+        return s.reg(offset);  // unlisted: plain storage
+    }
+    switch (row->policy) {
+        case RegPolicy::Custom:
+            return row->read(s, offset);
+        case RegPolicy::Masked:
+            return s.reg(offset) & 0xFFFFu;  // §10.3: reads return 0 in bits 31:16
+        case RegPolicy::Plain:
+        case RegPolicy::ReadOnly:
+        case RegPolicy::Rw1c:
+            break;
+    }
+    return s.reg(offset);
+}
+
+void register_write(ModelState& s, uint32_t offset, uint32_t value) {
+    const RegRow* row = find_register(offset);
+    uint32_t& reg = s.reg(offset);
+    if (row == nullptr) {
+        reg = value;
+        return;
+    }
+    switch (row->policy) {
+        case RegPolicy::Plain:
+            reg = (reg & row->hw_bits) | (value & ~row->hw_bits);
+            return;
+        case RegPolicy::ReadOnly:
+            return;
+        case RegPolicy::Masked:
+            reg = hw::apply_masked(reg, value, row->hw_bits);
+            return;
+        case RegPolicy::Rw1c:
+            reg &= ~value;
+            return;
+        case RegPolicy::Custom:
+            row->write(s, offset, value);
+            return;
+    }
+}
+
+void reset_registers(ModelState& s, uint32_t begin, uint32_t end) {
+    for (const RegRow& r : kRows) {
+        if (r.offset >= begin && r.offset + r.size <= end) {
+            for (uint32_t off = r.offset; off < r.offset + r.size; off += 4) {
+                s.reg(off) = r.reset;
+            }
+        }
+    }
+}
+
+}  // namespace xengt::gpu::model
