@@ -6,4 +6,4 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 "$here/scripts/setup.sh" --xen
 "$here/scripts/build.sh"
 cd "$here/build"
-ctest -L e2e --output-on-failure
+ctest -L e2e --verbose   # show every check and the timeline, pass or fail
