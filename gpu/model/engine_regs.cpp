@@ -1,13 +1,12 @@
 // Engine reset (GDRST, RING_RESET_CTL), forcewake and the GGTT flush register.
 #include <optional>
 
+#include "gpu/model/engine.hpp"
 #include "gpu/model/hw_regs.hpp"
 #include "gpu/model/reg_handlers.hpp"
 #include "gpu/model/register_table.hpp"
 
 namespace xengt::gpu::model {
-namespace {
-
 std::optional<unsigned> engine_at(uint32_t offset) {
     for (unsigned e = 0; e < kEngineCount; ++e) {
         if (offset >= hw::kEngineBase[e] && offset < hw::kEngineBase[e] + hw::kEngineBlockBytes) {
@@ -17,12 +16,14 @@ std::optional<unsigned> engine_at(uint32_t offset) {
     return std::nullopt;
 }
 
+namespace {
+
 // Resets complete at once in the model: the engine's registers return to
 // their reset values (doc silent on which registers an engine reset clears;
 // the whole 4 KiB engine block is the simplest faithful reading).
 void reset_engine_state(ModelState& s, unsigned e) {
     reset_registers(s, hw::kEngineBase[e], hw::kEngineBase[e] + hw::kEngineBlockBytes);
-    s.engine_busy[e] = false;
+    reset_engine_exec(s, e);  // the running and queued contexts are dropped
     ++s.engine_resets[e];
 }
 
@@ -46,9 +47,14 @@ uint32_t stored_read(ModelState& s, uint32_t offset) {
 uint32_t reset_ctl_read(ModelState& s, uint32_t offset) {
     const uint32_t request = s.reg(offset) & hw::kResetRequest;
     const auto e = engine_at(offset);
-    // §4.2: ready-to-reset is reported once requested; an idle engine has nothing to drain.
-    const bool ready = request != 0 && e && !s.engine_busy[*e];
-    return request | (ready ? hw::kReadyToReset : 0);
+    // §4.2: ready-to-reset once requested. A request stops the engine at the
+    // next command boundary, and the model executes each command whole under
+    // the lock, so a CPU read always finds it there.
+    const bool ready = request != 0 && e;
+    // Doc silent on which status reports an engine error: the model shows a
+    // halted engine (error or hang) as catastrophic error (§4.2 bit 2).
+    const bool failed = e && s.engines[*e].halted;
+    return request | (ready ? hw::kReadyToReset : 0) | (failed ? hw::kCatastrophicError : 0);
 }
 
 void reset_ctl_write(ModelState& s, uint32_t offset, uint32_t value) {

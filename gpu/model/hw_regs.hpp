@@ -43,6 +43,92 @@ inline constexpr uint32_t kResetRequest = 1u << 0;
 inline constexpr uint32_t kReadyToReset = 1u << 1;
 inline constexpr uint32_t kCatastrophicError = 1u << 2;
 
+// §4.2 more per-engine register offsets from the engine base.
+inline constexpr uint32_t kRingTail = 0x030;              // bits 20:3 tail byte offset
+inline constexpr uint32_t kRingHead = 0x034;              // bits 20:2 head offset, 31:21 wraps
+inline constexpr uint32_t kRingStart = 0x038;             // GGTT address of the ring
+inline constexpr uint32_t kRingCtl = 0x03C;               // bits 20:12 pages - 1, bit 0 valid
+inline constexpr uint32_t kRingActhd = 0x074;             // active head (fetch address)
+inline constexpr uint32_t kRingHwsPga = 0x080;            // GGTT address of the HWSP
+inline constexpr uint32_t kRingImr = 0x0A8;               // engine-level interrupt mask
+inline constexpr uint32_t kRingBbState = 0x110;           // bit 5 batch in PPGTT
+inline constexpr uint32_t kRingBbAddr = 0x140;            // current batch address low
+inline constexpr uint32_t kRingBbAddrUdw = 0x168;         // current batch address high
+inline constexpr uint32_t kRingElsp = 0x230;              // execlist submit port
+inline constexpr uint32_t kRingExeclistStatusLo = 0x234;  // read-only
+inline constexpr uint32_t kRingExeclistStatusHi = 0x238;  // read-only: current context ID
+inline constexpr uint32_t kRingCsbBuf = 0x370;            // six 64-bit CSB entries
+inline constexpr uint32_t kRingContextStatusPtr = 0x3A0;  // masked: 2:0 write, 10:8 read ptr
+// §4.2 masks of RING_TAIL / RING_HEAD / RING_CTL fields.
+inline constexpr uint32_t kTailMask = 0x001FFFF8;
+inline constexpr uint32_t kHeadMask = 0x001FFFFC;
+inline constexpr uint32_t kRingCtlSizeMask = 0x001FF000;
+inline constexpr uint32_t kRingCtlValid = 1u << 0;
+// §4.2 RING_MODE_GEN7 bit 15 GFX_RUN_LIST_ENABLE (execlists).
+inline constexpr uint32_t kRunListEnable = 1u << 15;
+// §4.2 BB_STATE bit 5: the current batch is in the PPGTT.
+inline constexpr uint32_t kBbStatePpgtt = 1u << 5;
+
+// §4.4 context descriptor fields.
+inline constexpr uint64_t kDescValid = 1u << 0;
+inline constexpr unsigned kDescAddrModeShift = 3;  // bits 4:3
+inline constexpr uint64_t kDescAddrModeMask = 3;
+inline constexpr uint64_t kDescLegacy32 = 1;           // 3-level, 4 PDPs from the context
+inline constexpr uint64_t kDescLegacy64 = 3;           // 4-level, PML4 in PDP0
+inline constexpr uint64_t kDescLrcaMask = 0xFFFFF000;  // bits 31:12
+inline constexpr unsigned kDescCtxIdShift = 32;        // bits 63:32 context ID
+// §4.4 RING_EXECLIST_STATUS_LO bits.
+inline constexpr uint32_t kElStatusQueueFull = 1u << 2;
+inline constexpr uint32_t kElStatusEl1Valid = 1u << 3;
+inline constexpr uint32_t kElStatusEl0Valid = 1u << 4;
+inline constexpr uint32_t kElStatusEl1Active = 1u << 17;
+inline constexpr uint32_t kElStatusEl0Active = 1u << 18;
+// §4.5 CSB: six entries, events in the low dword, context ID in the high dword.
+inline constexpr unsigned kCsbEntries = 6;
+inline constexpr uint32_t kCsbIdleToActive = 1u << 0;
+inline constexpr uint32_t kCsbElementSwitch = 1u << 2;
+inline constexpr uint32_t kCsbActiveToIdle = 1u << 3;
+inline constexpr uint32_t kCsbComplete = 1u << 4;
+// §4.5: a write pointer of 7 is the post-reset state (next entry is 0).
+inline constexpr uint32_t kCsbWritePtrMask = 0x7;
+inline constexpr uint32_t kCsbWritePtrReset = 7;
+// §4.5 / §4.6 HWSP layout: CSB copy at byte 0x40, write pointer at dword 0x1F.
+inline constexpr uint32_t kHwspCsbByte = 0x40;
+inline constexpr uint32_t kHwspCsbWritePtrByte = 0x1F * 4;
+
+// §4.7 logical ring context: register state in page 1 (LRC_STATE_PN); value dword indices.
+inline constexpr uint32_t kLrcStateByte = 0x1000;
+inline constexpr uint32_t kCtxRingHead = 0x05;
+inline constexpr uint32_t kCtxRingTail = 0x07;
+inline constexpr uint32_t kCtxRingStart = 0x09;
+inline constexpr uint32_t kCtxRingCtl = 0x0B;
+// §4.7 PDPn UDW/LDW value dwords: PDP3 at 0x25/0x27 ... PDP0 at 0x31/0x33.
+constexpr uint32_t ctx_pdp_udw(unsigned n) {
+    return 0x31 - 4 * n;
+}
+constexpr uint32_t ctx_pdp_ldw(unsigned n) {
+    return 0x33 - 4 * n;
+}
+
+// §6.1 per-engine interrupt bits (within the engine's 16-bit group).
+inline constexpr uint32_t kIrqUser = 1u << 0;           // MI_USER_INTERRUPT
+inline constexpr uint32_t kIrqCsError = 1u << 3;        // CS master error
+inline constexpr uint32_t kIrqFlushNotify = 1u << 4;    // PIPE_CONTROL / MI_FLUSH_DW notify
+inline constexpr uint32_t kIrqContextSwitch = 1u << 8;  // CSB written
+// §6.1 GT bank and bit shift of each engine's group, indexed like gpu::Engine:
+// RCS GT0 15:0, BCS GT0 31:16, VCS1 GT1 15:0, VECS GT3 15:0.
+inline constexpr std::array<unsigned, kEngineCount> kEngineIrqBank = {0, 0, 1, 3};
+inline constexpr std::array<unsigned, kEngineCount> kEngineIrqShift = {0, 16, 0, 0};
+
+// §3.1 / §3.2 PPGTT: 512 entries per 4 KiB table, bit 0 present, bit 7 PS, bit 11 IPS.
+inline constexpr uint64_t kPtePresent = 1u << 0;
+inline constexpr uint64_t kPtePs = 1u << 7;
+inline constexpr uint64_t kPdeIps64K = 1u << 11;
+// §3.2 / §12: table/page address bits 45:12.
+inline constexpr uint64_t kPteAddrMask = 0x00003FFFFFFFF000ull;
+// §3.1: 48-bit virtual addresses (canonical form in commands).
+inline constexpr uint64_t kGpuVaMask = (uint64_t{1} << 48) - 1;
+
 // §4.2 GEN6_GDRST: bit 0 full, 1 render, 2 media, 3 blitter, 4 VECS.
 inline constexpr uint32_t kGdrst = 0x941C;
 inline constexpr uint32_t kGdrstFull = 1u << 0;

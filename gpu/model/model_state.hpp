@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 
+#include "gpu/model/engine_state.hpp"
 #include "gpu/model/hw_regs.hpp"
 #include "mediator/base/zeroed_array.hpp"
 
@@ -16,8 +17,9 @@ namespace xengt::gpu::model {
 struct ModelState {
     // Backing store of every dword of the 2 MiB register file (lazily zeroed).
     ZeroedArray<uint32_t> regs{hw::kRegisterDwords};
-    // An engine with work in flight; none yet (engines come in a later step).
+    // An engine with work in flight (a context loaded or a list queued).
     std::array<bool, kEngineCount> engine_busy{};
+    std::array<EngineExec, kEngineCount> engines{};
     std::array<uint64_t, kEngineCount> engine_resets{};
     uint64_t tlb_invalidations = 0;
     // MSIs raised under the lock and not yet delivered to the handler.

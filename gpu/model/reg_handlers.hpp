@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 
 #include "gpu/model/model_state.hpp"
 
@@ -21,6 +22,16 @@ uint32_t level1_pending(ModelState& s);
 bool irq_asserted(ModelState& s);
 // An event on GT bank `bank` (< kGtBanks): the §6.2 delivery rule.
 void raise_gt_event(ModelState& s, unsigned bank, uint32_t bits);
+
+// The engine whose 4 KiB register block holds `offset`.
+std::optional<unsigned> engine_at(uint32_t offset);
+// Writes ignored (read-only rows computed by a read handler).
+void ignore_write(ModelState& s, uint32_t offset, uint32_t value);
+
+// --- execlists (execlists.cpp), §4.4 ---
+uint32_t elsp_read(ModelState& s, uint32_t offset);
+void elsp_write(ModelState& s, uint32_t offset, uint32_t value);
+uint32_t execlist_status_read(ModelState& s, uint32_t offset);
 
 // --- engines, forcewake, GGTT flush (engine_regs.cpp) ---
 uint32_t reset_ctl_read(ModelState& s, uint32_t offset);

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <utility>
 
+#include "gpu/model/engine.hpp"
 #include "gpu/model/hw_regs.hpp"
 #include "gpu/model/reg_handlers.hpp"
 #include "gpu/model/register_table.hpp"
@@ -14,6 +15,8 @@ namespace {
 // How many status polls reset_engine allows; the model completes at once, so
 // running out means the handshake is broken, not slow.
 constexpr int kResetPolls = 100;
+// Commands an engine executes before it lets other threads at the lock.
+constexpr unsigned kEngineBurst = 32;
 
 }  // namespace
 
@@ -31,6 +34,40 @@ GpuIdentity skylake_gt2_identity() {
 SoftGpu::SoftGpu(MachineMemory& memory, SoftGpuConfig config)
     : memory_(memory), config_(std::move(config)), ggtt_(config_.identity.ggtt_bytes / kPageSize) {
     reset_registers(state_, 0, hw::kRegisterFileBytes);
+    for (unsigned e = 0; e < kEngineCount; ++e) {
+        engine_threads_[e] = std::thread([this, e] { engine_thread(e); });
+    }
+}
+
+SoftGpu::~SoftGpu() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    work_.notify_all();
+    for (std::thread& t : engine_threads_) {
+        t.join();
+    }
+}
+
+void SoftGpu::engine_thread(unsigned e) {
+    const GpuMemory mem{memory_, ggtt_.get(), ggtt_.size()};
+    std::unique_lock lock(mutex_);
+    unsigned burst = 0;
+    while (!stopping_) {
+        if (!engine_step(state_, mem, e, config_.watchdog_commands)) {
+            work_.wait(lock);  // a register write wakes it
+            continue;
+        }
+        if (state_.msi_pending != 0) {
+            deliver_interrupts(lock);
+            lock.lock();
+        } else if (++burst % kEngineBurst == 0) {
+            lock.unlock();  // a busy engine must not starve the CPU's register accesses
+            std::this_thread::yield();
+            lock.lock();
+        }
+    }
 }
 
 uint64_t SoftGpu::ggtt_entries() const {
@@ -95,6 +132,7 @@ uint32_t SoftGpu::read32(MmioOffset offset) {
 void SoftGpu::write32(MmioOffset offset, uint32_t value) {
     std::unique_lock lock(mutex_);
     write32_locked(offset.value(), value);
+    work_.notify_all();  // the write may give an engine work
     deliver_interrupts(lock);
 }
 
@@ -269,6 +307,27 @@ uint64_t SoftGpu::engine_resets(Engine engine) {
 uint64_t SoftGpu::interrupts_delivered() {
     std::lock_guard lock(mutex_);
     return interrupts_delivered_;
+}
+
+template <class F>
+auto SoftGpu::engine_query(Engine engine, F f) {
+    std::lock_guard lock(mutex_);
+    return f(state_.engines[static_cast<unsigned>(engine)]);
+}
+uint64_t SoftGpu::engine_errors(Engine engine) {
+    return engine_query(engine, [](const EngineExec& ex) { return ex.errors; });
+}
+uint64_t SoftGpu::engine_hangs(Engine engine) {
+    return engine_query(engine, [](const EngineExec& ex) { return ex.hangs; });
+}
+EngineError SoftGpu::engine_last_error(Engine engine) {
+    return engine_query(engine, [](const EngineExec& ex) { return ex.error; });
+}
+bool SoftGpu::engine_halted(Engine engine) {
+    return engine_query(engine, [](const EngineExec& ex) { return ex.halted; });
+}
+uint64_t SoftGpu::engine_commands(Engine engine) {
+    return engine_query(engine, [](const EngineExec& ex) { return ex.commands; });
 }
 
 }  // namespace xengt::gpu::model

@@ -11,12 +11,15 @@
 // interrupt.
 #pragma once
 
+#include <array>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <thread>
 
 #include "gpu/machine_memory.hpp"
 #include "gpu/model/model_state.hpp"
@@ -30,11 +33,16 @@ GpuIdentity skylake_gt2_identity();
 
 struct SoftGpuConfig {
     GpuIdentity identity = skylake_gt2_identity();
+    // Hang detection (the doc has no hardware watchdog; this is the model's):
+    // a context that executes this many commands without reaching its ring
+    // tail makes no forward progress and is reported hung. 0 disables it.
+    uint64_t watchdog_commands = uint64_t{1} << 24;
 };
 
 class SoftGpu final : public GpuPort {
 public:
     SoftGpu(MachineMemory& memory, SoftGpuConfig config = {});
+    ~SoftGpu() override;  // stops the engine threads
     SoftGpu(const SoftGpu&) = delete;
     SoftGpu& operator=(const SoftGpu&) = delete;
 
@@ -71,6 +79,13 @@ public:
     uint64_t unclaimed_mmio();
     uint64_t engine_resets(Engine engine);
     uint64_t interrupts_delivered();
+    // Engine execution: errors (any cause), watchdog hangs, the last error,
+    // whether the engine is stopped by one (until reset), commands executed.
+    uint64_t engine_errors(Engine engine);
+    uint64_t engine_hangs(Engine engine);
+    EngineError engine_last_error(Engine engine);
+    bool engine_halted(Engine engine);
+    uint64_t engine_commands(Engine engine);
 
 private:
     uint32_t read32_locked(uint32_t offset);
@@ -80,6 +95,9 @@ private:
     uint64_t ggtt_entries() const;
     template <class Span, class Copy>
     bool aperture_access(uint64_t offset, Span data, Copy copy);
+    void engine_thread(unsigned engine);
+    template <class F>
+    auto engine_query(Engine engine, F f);
 
     MachineMemory& memory_;
     SoftGpuConfig config_;
@@ -92,6 +110,11 @@ private:
     uint64_t ggtt_out_of_range_ = 0;
     uint64_t unclaimed_mmio_ = 0;
     uint64_t interrupts_delivered_ = 0;
+    // Engine threads wait on `work_` for a register write (ELSP, reset
+    // release, STOP_RING clear); `stopping_` ends them.
+    std::condition_variable work_;
+    bool stopping_ = false;
+    std::array<std::thread, kEngineCount> engine_threads_;
 };
 
 }  // namespace xengt::gpu::model

@@ -163,5 +163,15 @@ TEST_CASE("BAR0 between the register file and the GGTT decodes nothing", "[gpu][
     CHECK(rig.gpu.unclaimed_mmio() == 2);
 }
 
+TEST_CASE("Every custom register row has both handlers", "[gpu][model][regs]") {
+    for (const RegRow& row : register_table()) {
+        INFO(row.name);
+        if (row.policy == RegPolicy::Custom) {
+            CHECK(row.read != nullptr);
+            CHECK(row.write != nullptr);
+        }
+    }
+}
+
 }  // namespace
 }  // namespace xengt::gpu::model
