@@ -11,7 +11,7 @@ set -eu
 PACKAGES="
     g++ cmake ninja-build pkg-config make
     libxen-dev
-    libboost-dev libboost-program-options-dev
+    libboost-dev libboost-program-options-dev libpng-dev
     catch2
     clang libclang-rt-14-dev
     clang-format
