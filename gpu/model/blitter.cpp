@@ -61,6 +61,13 @@ EngineError blit(EngineCtx& c, const Surface& dst, Rect d, const Surface* src, i
     const AddrSpace space = c.implicit_space();
     const size_t row_bytes = static_cast<size_t>(d.x2 - d.x1) * bpp;
     std::vector<std::byte> row(row_bytes), old(row_bytes);
+    if (src == nullptr) {
+        // A fill writes the same row every time: build it once.
+        for (size_t i = 0; i < row_bytes; ++i) {
+            row[i] = static_cast<std::byte>(fill >> (8 * (i % bpp)));
+        }
+    }
+    std::vector<std::byte> fill_row = src == nullptr ? row : std::vector<std::byte>();
     for (int y = d.y1; y < d.y2; ++y) {
         const uint64_t to = dst.address + uint64_t(y) * dst.pitch + uint64_t(d.x1) * bpp;
         if (src != nullptr) {
@@ -69,10 +76,8 @@ EngineError blit(EngineCtx& c, const Surface& dst, Rect d, const Surface* src, i
             if (!c.mem.read(c.ex.ctx, space, from, row)) {
                 return EngineError::PageFault;
             }
-        } else {
-            for (size_t i = 0; i < row_bytes; ++i) {
-                row[i] = static_cast<std::byte>(fill >> (8 * (i % bpp)));
-            }
+        } else if (byte_mask != 0xFFFFFFFFu) {
+            row = fill_row;  // the previous row was merged with the old pixels
         }
         if (byte_mask != 0xFFFFFFFFu) {
             // 32 bpp with only alpha or only RGB written: keep the other bytes.

@@ -184,6 +184,100 @@ inline constexpr uint32_t kFenceCount = 32;
 // §2.3: GFX_FLSH_CNTL_GEN6; a write invalidates the GGTT TLB.
 inline constexpr uint32_t kGfxFlshCntlGen6 = 0x101008;
 
+// --- Display (§7), pipe/transcoder/plane A only ---
+// §7.2 transcoder A timings, each field written minus one: (total-1) 31:16, (active-1) 15:0.
+inline constexpr uint32_t kTransHtotalA = 0x60000;
+inline constexpr uint32_t kTransHblankA = 0x60004;
+inline constexpr uint32_t kTransHsyncA = 0x60008;
+inline constexpr uint32_t kTransVtotalA = 0x6000C;
+inline constexpr uint32_t kTransVblankA = 0x60010;
+inline constexpr uint32_t kTransVsyncA = 0x60014;
+// §7.2 PIPESRC_A: (width-1) 31:16, (height-1) 15:0; GVT reads width 28:16, height 11:0.
+inline constexpr uint32_t kPipeSrcA = 0x6001C;
+inline constexpr uint32_t kPipeSrcWidthMask = 0x1FFF;  // bits 28:16 after the shift
+inline constexpr uint32_t kPipeSrcHeightMask = 0xFFF;  // bits 11:0
+// §7.2 PIPECONF/TRANSCONF_A: bit 31 enable, bit 30 state (RO, pipe running).
+inline constexpr uint32_t kPipeConfA = 0x70008;
+inline constexpr uint32_t kPipeConfEnable = 1u << 31;
+inline constexpr uint32_t kPipeConfState = 1u << 30;
+// §7.2 PIPE_FRMCOUNT_G4X (32-bit vblank counter) and PIPE_FLIPCOUNT_G4X of pipe A.
+inline constexpr uint32_t kPipeFrmCountA = 0x70040;
+inline constexpr uint32_t kPipeFlipCountA = 0x70044;
+// §7.1 Skylake universal plane 1 of pipe A.
+inline constexpr uint32_t kPlaneCtlA = 0x70180;
+inline constexpr uint32_t kPlaneStrideA = 0x70188;
+inline constexpr uint32_t kPlanePosA = 0x7018C;
+inline constexpr uint32_t kPlaneSizeA = 0x70190;
+inline constexpr uint32_t kPlaneSurfA = 0x7019C;
+inline constexpr uint32_t kPlaneOffsetA = 0x701A4;
+inline constexpr uint32_t kPlaneSurfLiveA = 0x701AC;
+// §7.1 PLANE_CTL fields.
+inline constexpr uint32_t kPlaneEnable = 1u << 31;
+inline constexpr unsigned kPlaneFormatShift = 24;  // bits 27:24
+inline constexpr uint32_t kPlaneFormatMask = 0xF;
+inline constexpr uint32_t kPlaneFormatXrgb8888 = 4;
+inline constexpr uint32_t kPlaneRgbxOrder = 1u << 20;  // → XBGR
+inline constexpr unsigned kPlaneTilingShift = 10;      // bits 12:10, 0 = linear
+inline constexpr uint32_t kPlaneTilingMask = 0x7;
+inline constexpr uint32_t kPlaneAsyncFlip = 1u << 9;
+inline constexpr uint32_t kPlaneRotationMask = 0x3;  // bits 1:0
+// §7.1 PLANE_STRIDE bits 9:0 in 64-byte units for a linear surface.
+inline constexpr uint32_t kPlaneStrideMask = 0x3FF;
+inline constexpr uint32_t kPlaneStrideUnit = 64;
+// §7.1 PLANE_SURF: GGTT address in bits 31:12.
+inline constexpr uint32_t kPlaneSurfAddrMask = 0xFFFFF000;
+
+// §6.1 DE pipe A interrupt bank: ISR/IMR/IIR/IER at 0x44400 +0/+4/+8/+C.
+inline constexpr uint32_t kDePipeIsrA = 0x44400;
+inline constexpr uint32_t kDePipeImrA = 0x44404;
+inline constexpr uint32_t kDePipeIirA = 0x44408;
+inline constexpr uint32_t kDePipeIerA = 0x4440C;
+// §6.1 DE pipe bits: 0 vblank, SKL 3 plane-1 (primary) flip done.
+inline constexpr uint32_t kDePipeVblank = 1u << 0;
+inline constexpr uint32_t kDePipePlane1FlipDone = 1u << 3;
+// §6.1/§6.2 GEN8_MASTER_IRQ level-1 bit of DE pipe A.
+inline constexpr uint32_t kMasterDePipeA = 1u << 16;
+
+// §7.3 presence: SDEISR bit 21 = live hotplug state of port B; SFUSE_STRAP bit 2 = DDI B.
+inline constexpr uint32_t kSdeIsr = 0xC4000;
+inline constexpr uint32_t kSdeIsrPortB = 1u << 21;
+inline constexpr uint32_t kSfuseStrap = 0xC2014;
+inline constexpr uint32_t kSfuseStrapDdiB = 1u << 2;
+
+// §7.5 GMBUS at PCH display base 0xC0000 + 0x5100.
+inline constexpr uint32_t kGmbus0 = 0xC5100;
+inline constexpr uint32_t kGmbus1 = 0xC5104;
+inline constexpr uint32_t kGmbus2 = 0xC5108;
+inline constexpr uint32_t kGmbus3 = 0xC510C;
+inline constexpr uint32_t kGmbus4 = 0xC5110;
+inline constexpr uint32_t kGmbus5 = 0xC5120;
+// §7.5 GMBUS0 bits 2:0 pin pair; SKL pins 4 DPC, 5 DPB (HDMI B), 6 DPD.
+inline constexpr uint32_t kGmbusPinMask = 0x7;
+inline constexpr uint32_t kGmbusPinDpc = 4;
+inline constexpr uint32_t kGmbusPinDpb = 5;
+inline constexpr uint32_t kGmbusPinDpd = 6;
+// §7.5 GMBUS1 fields.
+inline constexpr uint32_t kGmbusSwClrInt = 1u << 31;
+inline constexpr uint32_t kGmbusSwRdy = 1u << 30;
+inline constexpr unsigned kGmbusCycleShift = 25;  // bits 27:25
+inline constexpr uint32_t kGmbusCycleWait = 1;
+inline constexpr uint32_t kGmbusCycleIndex = 2;
+inline constexpr uint32_t kGmbusCycleStop = 4;
+inline constexpr unsigned kGmbusByteCountShift = 16;  // bits 24:16
+inline constexpr uint32_t kGmbusByteCountMask = 0x1FF;
+inline constexpr unsigned kGmbusIndexShift = 8;  // bits 15:8
+inline constexpr uint32_t kGmbusSlaveRead = 1u << 0;
+// §7.5 GMBUS2 status bits; 8:0 current byte count.
+inline constexpr uint32_t kGmbusInUse = 1u << 15;
+inline constexpr uint32_t kGmbusHwWaitPhase = 1u << 14;
+inline constexpr uint32_t kGmbusHwRdy = 1u << 11;
+inline constexpr uint32_t kGmbusSatoer = 1u << 10;
+inline constexpr uint32_t kGmbusActive = 1u << 9;
+inline constexpr uint32_t kGmbusCountMask = 0x1FF;
+// §7.5: the EDID is served at 7-bit slave address 0x50, 128 bytes.
+inline constexpr uint32_t kDdcEdidAddress = 0x50;
+inline constexpr uint32_t kEdidBytes = 128;
+
 // §10.3: in a masked register bits 31:16 of a write enable bits 15:0; reads give 0 in 31:16.
 constexpr uint32_t apply_masked(uint32_t old, uint32_t write, uint32_t hw_owned) {
     const uint32_t enable = (write >> 16) & ~hw_owned & 0xFFFFu;

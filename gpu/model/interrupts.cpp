@@ -22,7 +22,7 @@ uint32_t level1_pending(ModelState& s) {
             level1 |= hw::kGtLevel1Bits[n][1];
         }
     }
-    return level1;
+    return level1 | display_level1_pending(s);  // DE banks (display.cpp)
 }
 
 bool irq_asserted(ModelState& s) {

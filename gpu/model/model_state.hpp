@@ -24,6 +24,8 @@ struct ModelState {
     uint64_t tlb_invalidations = 0;
     // MSIs raised under the lock and not yet delivered to the handler.
     uint64_t msi_pending = 0;
+    // Bit p: pipe p has a synchronous flip waiting for its next vblank (§7.4).
+    uint32_t display_flips_pending = 0;
 
     uint32_t& reg(uint32_t offset) { return regs.get()[offset / 4]; }
 };

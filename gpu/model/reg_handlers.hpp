@@ -40,4 +40,18 @@ void gdrst_write(ModelState& s, uint32_t offset, uint32_t value);
 void forcewake_write(ModelState& s, uint32_t offset, uint32_t value);
 void gfx_flush_write(ModelState& s, uint32_t offset, uint32_t value);
 
+// --- display (display.cpp), §6, §7.1–§7.4 ---
+// Level-1 status of the display banks (GEN8_MASTER_IRQ bit 16 for DE pipe A).
+uint32_t display_level1_pending(ModelState& s);
+void pipeconf_write(ModelState& s, uint32_t offset, uint32_t value);
+void plane_surf_write(ModelState& s, uint32_t offset, uint32_t value);
+
+// --- GMBUS (gmbus.cpp), §7.5 ---
+void gmbus0_write(ModelState& s, uint32_t offset, uint32_t value);
+void gmbus1_write(ModelState& s, uint32_t offset, uint32_t value);
+uint32_t gmbus2_read(ModelState& s, uint32_t offset);
+void gmbus2_write(ModelState& s, uint32_t offset, uint32_t value);
+uint32_t gmbus3_read(ModelState& s, uint32_t offset);
+void gmbus3_write(ModelState& s, uint32_t offset, uint32_t value);
+
 }  // namespace xengt::gpu::model

@@ -55,6 +55,11 @@ constexpr RegRow kRows[] = {
 
     // Interrupts (§6.1, §6.2).
     custom(hw::kMasterIrq, "GEN8_MASTER_IRQ", 0, master_irq_read, master_irq_write),
+    // DE pipe A bank (§6.1); IER writes re-evaluate delivery like the GT banks'.
+    read_only(hw::kDePipeIsrA, "GEN8_DE_PIPE_ISR_A", 0),
+    plain(hw::kDePipeImrA, 4, "GEN8_DE_PIPE_IMR_A", kImrReset),
+    rw1c(hw::kDePipeIirA, "GEN8_DE_PIPE_IIR_A"),
+    custom(hw::kDePipeIerA, "GEN8_DE_PIPE_IER_A", 0, stored_read, gt_ier_write),
     read_only(hw::gt_isr(0), "GEN8_GT_ISR0", 0),
     plain(hw::gt_imr(0), 4, "GEN8_GT_IMR0", kImrReset),
     rw1c(hw::gt_iir(0), "GEN8_GT_IIR0"),
@@ -136,6 +141,38 @@ constexpr RegRow kRows[] = {
            hw::kCsbWritePtrMask),
     plain(kVecs + hw::kRingImr, 4, "VECS_IMR", kImrReset),
     read_only(kVecs + hw::kRingActhd, "VECS_ACTHD", 0),
+
+    // Display, pipe/transcoder A (§7.2): timings and source size are plain
+    // storage; PIPECONF's state bit follows enable; the counters are the
+    // hardware's (advanced by vblanks and flips).
+    plain(hw::kTransHtotalA, 4, "TRANS_HTOTAL_A", 0),
+    plain(hw::kTransHblankA, 4, "TRANS_HBLANK_A", 0),
+    plain(hw::kTransHsyncA, 4, "TRANS_HSYNC_A", 0),
+    plain(hw::kTransVtotalA, 4, "TRANS_VTOTAL_A", 0),
+    plain(hw::kTransVblankA, 4, "TRANS_VBLANK_A", 0),
+    plain(hw::kTransVsyncA, 4, "TRANS_VSYNC_A", 0),
+    plain(hw::kPipeSrcA, 4, "PIPESRC_A", 0),
+    custom(hw::kPipeConfA, "TRANSCONF_A", 0, stored_read, pipeconf_write),
+    read_only(hw::kPipeFrmCountA, "PIPE_FRMCOUNT_A", 0),
+    read_only(hw::kPipeFlipCountA, "PIPE_FLIPCOUNT_A", 0),
+    // Universal plane 1 of pipe A (§7.1); a PLANE_SURF write is a flip (§7.4).
+    plain(hw::kPlaneCtlA, 4, "PLANE_CTL_1_A", 0),
+    plain(hw::kPlaneStrideA, 4, "PLANE_STRIDE_1_A", 0),
+    plain(hw::kPlanePosA, 4, "PLANE_POS_1_A", 0),
+    plain(hw::kPlaneSizeA, 4, "PLANE_SIZE_1_A", 0),
+    custom(hw::kPlaneSurfA, "PLANE_SURF_1_A", 0, stored_read, plane_surf_write),
+    plain(hw::kPlaneOffsetA, 4, "PLANE_OFFSET_1_A", 0),
+    read_only(hw::kPlaneSurfLiveA, "PLANE_SURFLIVE_1_A", 0),
+    // Presence of the monitor on port B (§7.3): live hotplug state and strap.
+    read_only(hw::kSdeIsr, "SDEISR", hw::kSdeIsrPortB),
+    read_only(hw::kSfuseStrap, "SFUSE_STRAP", hw::kSfuseStrapDdiB),
+    // GMBUS (§7.5): the DDC controller serving the monitor's EDID.
+    custom(hw::kGmbus0, "GMBUS0", 0, stored_read, gmbus0_write),
+    custom(hw::kGmbus1, "GMBUS1", 0, stored_read, gmbus1_write),
+    custom(hw::kGmbus2, "GMBUS2", 0, gmbus2_read, gmbus2_write),
+    custom(hw::kGmbus3, "GMBUS3", 0, gmbus3_read, gmbus3_write),
+    plain(hw::kGmbus4, 4, "GMBUS4", 0),
+    plain(hw::kGmbus5, 4, "GMBUS5", 0),
 };
 
 constexpr bool overlaps(const RegRow& a, const RegRow& b) {

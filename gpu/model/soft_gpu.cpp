@@ -4,6 +4,7 @@
 #include <cstring>
 #include <utility>
 
+#include "gpu/model/display.hpp"
 #include "gpu/model/engine.hpp"
 #include "gpu/model/hw_regs.hpp"
 #include "gpu/model/reg_handlers.hpp"
@@ -253,6 +254,20 @@ void SoftGpu::deliver_interrupts(std::unique_lock<std::mutex>& lock) {
     for (uint64_t i = 0; i < count; ++i) {
         handler();
     }
+}
+
+// --- Display ------------------------------------------------------------------
+
+std::optional<PlaneCapture> SoftGpu::capture_primary_plane() {
+    std::lock_guard lock(mutex_);
+    const GpuMemory mem{memory_, ggtt_.get(), ggtt_.size()};
+    return capture_plane_a(state_, mem);
+}
+
+void SoftGpu::vblank() {
+    std::unique_lock lock(mutex_);
+    display_vblank(state_);
+    deliver_interrupts(lock);
 }
 
 // --- Engine reset -----------------------------------------------------------

@@ -56,8 +56,13 @@ public:
     void write_ggtt(uint64_t index, GgttEntry entry) override;
     void set_interrupt_handler(std::function<void()> handler) override;
     bool reset_engine(Engine engine) override;
-    // Display is a later step: no plane is ever enabled yet.
-    std::optional<PlaneCapture> capture_primary_plane() override { return std::nullopt; }
+    // Plane 1 of pipe A as scanned out (display.hpp: capture_plane_a).
+    std::optional<PlaneCapture> capture_primary_plane() override;
+
+    // One vertical blank of every enabled pipe (§7.4): frame counter, flip
+    // completion, vblank interrupt. The model has no timer thread: its owner
+    // (tests, later a refresh timer) calls this at the refresh rate it wants.
+    void vblank();
 
     // GGTT translation of a graphics address to a host physical address;
     // nullopt for a non-present entry or an address beyond the GGTT.
