@@ -162,24 +162,26 @@ public:
     void ram_read(uint64_t gpa, std::span<std::byte> out) override {
         auto lock = enter();
         check_ram(gpa, out.size());
-        std::memcpy(out.data(), d_.ram->data() + gpa, out.size());
+        copy_from_guest(d_, gpa, out.data(), out.size());
     }
 
     void ram_write(uint64_t gpa, std::span<const std::byte> in) override {
         auto lock = enter();
         check_ram(gpa, in.size());
-        std::memcpy(d_.ram->data() + gpa, in.data(), in.size());
+        copy_to_guest(d_, gpa, in.data(), in.size());
     }
 
     void release_ram_page(uint64_t gfn) override {
         auto lock = enter();
-        if (gfn >= d_.ram_present.size()) {
+        if (gfn >= d_.p2m.size()) {
             throw std::out_of_range("xensim: gfn " + std::to_string(gfn) + " is not guest RAM");
         }
-        if (!d_.ram_present[gfn]) {
+        if (d_.p2m[gfn] == kNoFrame) {
             return;  // nothing given back, nothing to invalidate
         }
-        d_.ram_present[gfn] = false;
+        // The frame goes back to the pool once dom0 no longer maps it.
+        pool_release(s_, d_.p2m[gfn]);
+        d_.p2m[gfn] = kNoFrame;
         --d_.ram_pages_present;
         s_.changed();
         // Every enabled server must drop its mappings before the guest goes

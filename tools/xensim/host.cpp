@@ -39,7 +39,12 @@ void destroy_locked(State& s, Domain& d) {
     for (uint16_t id : ids) {
         ioreq_server_destroy(s, d, id);
     }
-    d.ram_present.assign(d.ram_present.size(), false);
+    for (uint64_t& frame : d.p2m) {
+        if (frame != kNoFrame) {
+            pool_release(s, frame);
+            frame = kNoFrame;
+        }
+    }
     d.ram_pages_present = 0;
     d.special_p2m.clear();
     if (!d.started) {
@@ -102,7 +107,6 @@ void reap_if_unmapped(State& s, Domain& d) {
         return;
     }
     d.state = DomainState::Gone;
-    d.ram.reset();  // guest code touches RAM only under the lock after an alive() check
     xs_fire_special(s, "@releaseDomain");
     s.changed();
 }
@@ -114,6 +118,7 @@ using detail::State;
 Host::Host(HostOptions options) : impl_(std::make_unique<Impl>()) {
     auto st = std::make_shared<State>();
     st->options = options;
+    detail::pool_init(*st, options.machine_memory_bytes);
     // dom0 is always there, in xenstore as in the domain list.
     detail::xs_write_locked(*st, "/local/domain/0/name", "Domain-0");
     detail::xs_write_locked(*st, "/local/domain/0/domid", "0");
@@ -173,12 +178,12 @@ uint16_t Host::create_domain(DomainConfig config) {
         throw std::runtime_error("xensim: out of domain ids");
     }
     auto d = std::make_unique<detail::Domain>();
-    d->domid = s.next_domid++;
+    d->domid = s.next_domid;
     d->name = config.name;
     d->ram_bytes = pages * detail::kPageSize;
-    d->ram = detail::SharedMemory::create("xensim-dom" + std::to_string(d->domid) + "-ram",
-                                          d->ram_bytes);
-    d->ram_present.assign(pages, true);
+    d->machine = s.pool.mem;
+    // Seeded per domain: deterministic, yet every domain scattered differently.
+    d->p2m = detail::pool_alloc(s, pages, 0x9e3779b97f4a7c15ull * d->domid);
     d->ram_pages_present = pages;
     for (unsigned i = 0; i < config.vcpus; ++i) {
         auto v = std::make_unique<detail::Vcpu>();
@@ -188,7 +193,7 @@ uint16_t Host::create_domain(DomainConfig config) {
         }
         d->vcpus.push_back(std::move(v));
     }
-    const uint16_t domid = d->domid;
+    const uint16_t domid = s.next_domid++;
     s.domains.emplace(domid, std::move(d));
     // What libxl writes before introducing the domain to xenstored.
     detail::xs_write_locked(s, detail::domain_path(domid) + "/name", config.name);
@@ -310,6 +315,30 @@ std::optional<std::string> Host::xenstore_read(const std::string& path) const {
 
 HostOptions& Host::options() {
     return impl_->state->options;
+}
+
+std::optional<uint64_t> Host::machine_frame(uint16_t domid, uint64_t gfn) const {
+    State& s = *impl_->state;
+    std::lock_guard lock(s.mu);
+    const detail::Domain* d = detail::find_domain(s, domid);
+    if (d == nullptr || gfn >= d->p2m.size() || d->p2m[gfn] == detail::kNoFrame) {
+        return std::nullopt;
+    }
+    return d->p2m[gfn];
+}
+
+int Host::machine_memory_fd() const {
+    return impl_->state->pool.mem->fd();
+}
+
+uint64_t Host::machine_memory_frames() const {
+    return impl_->state->pool.frames();
+}
+
+uint64_t Host::machine_memory_free_frames() const {
+    State& s = *impl_->state;
+    std::lock_guard lock(s.mu);
+    return s.pool.free.size();
 }
 
 }  // namespace xengt::sim

@@ -13,8 +13,11 @@
 // The calling process plays dom0. One Host exists at a time; constructing it
 // installs it behind the C functions, destroying it uninstalls it.
 //
-// Guest RAM and ioreq pages live in memfd-backed shared memory so that the
-// simulator can later run as its own process.
+// Guest RAM is made of frames of one host-wide machine-memory pool (a memfd),
+// handed out scattered and in no gfn order as Xen hands out a guest's frames;
+// the p2m maps each RAM gfn to its machine frame. A software GPU built over
+// the same pool (gpu::FdMachineMemory on machine_memory_fd()) reaches guest
+// RAM by machine frame. Ioreq pages live in memfds of their own.
 #pragma once
 
 #include <chrono>
@@ -62,6 +65,9 @@ struct HostOptions {
     // Bound on every wait inside the simulator (a vCPU waiting for an ioreq
     // response, wait_* helpers). Exceeding it is a test failure with a message.
     std::chrono::milliseconds wait_limit{10000};
+    // Size of the machine-memory pool guest RAM is allocated from (sparse;
+    // rounded down to whole frames). Read once, when the Host is constructed.
+    uint64_t machine_memory_bytes = 1ull << 30;
 };
 
 class Host {
@@ -98,6 +104,17 @@ public:
     std::optional<std::string> xenstore_read(const std::string& path) const;
 
     HostOptions& options();
+
+    // Machine memory. The machine frame behind a RAM gfn of a live domain
+    // (what a dom0 kernel helper would find on real Xen); empty for unknown
+    // domains, released pages and non-RAM gfns.
+    std::optional<uint64_t> machine_frame(uint16_t domid, uint64_t gfn) const;
+    // The pool's memfd (frame f at offset f * 4096) and its size in frames;
+    // valid for the Host's lifetime.
+    int machine_memory_fd() const;
+    uint64_t machine_memory_frames() const;
+    // Frames not owned by any domain nor still mapped by dom0.
+    uint64_t machine_memory_free_frames() const;
 
     struct Impl;
     Impl& impl() { return *impl_; }

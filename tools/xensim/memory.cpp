@@ -1,5 +1,6 @@
-// Guest memory: memfd-backed frames, the p2m, and dom0's foreign mappings of
-// them (what privcmd does for xenforeignmemory).
+// Guest memory: the machine-memory pool, the p2m, and dom0's foreign mappings
+// of frames (what privcmd does for xenforeignmemory).
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -7,6 +8,9 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <numeric>
+#include <random>
+#include <stdexcept>
 #include <system_error>
 
 #include "tools/xensim/state.hpp"
@@ -53,12 +57,61 @@ SharedMemory::~SharedMemory() {
     close(fd_);
 }
 
+void pool_init(State& s, uint64_t bytes) {
+    const uint64_t frames = bytes / kPageSize;
+    if (frames == 0) {
+        throw std::invalid_argument("xensim: machine memory must hold at least one frame");
+    }
+    s.pool.mem = SharedMemory::create("xensim-machine-memory", frames * kPageSize);
+    s.pool.maps.assign(frames, 0);
+    s.pool.orphaned.assign(frames, false);
+    // Hand frames out from all over the pool, as a long-running host would.
+    s.pool.free.resize(frames);
+    std::iota(s.pool.free.begin(), s.pool.free.end(), uint64_t{0});
+    std::shuffle(s.pool.free.begin(), s.pool.free.end(), std::mt19937_64{0x58656e});
+}
+
+std::vector<uint64_t> pool_alloc(State& s, uint64_t count, uint64_t seed) {
+    if (count > s.pool.free.size()) {
+        throw std::runtime_error("xensim: machine memory exhausted (" + std::to_string(count) +
+                                 " frames wanted, " + std::to_string(s.pool.free.size()) +
+                                 " free)");
+    }
+    std::vector<uint64_t> out(s.pool.free.end() - static_cast<ptrdiff_t>(count), s.pool.free.end());
+    s.pool.free.resize(s.pool.free.size() - count);
+    // Never in gfn order: neighbouring gfns land on unrelated frames.
+    std::shuffle(out.begin(), out.end(), std::mt19937_64{seed});
+    return out;
+}
+
+namespace {
+
+void pool_free(State& s, uint64_t frame) {
+    // A frame goes back zeroed (and its host memory with it).
+    if (fallocate(s.pool.mem->fd(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  static_cast<off_t>(frame * kPageSize), static_cast<off_t>(kPageSize)) != 0) {
+        std::memset(s.pool.mem->data() + frame * kPageSize, 0, kPageSize);
+    }
+    s.pool.orphaned[frame] = false;
+    s.pool.free.push_back(frame);
+}
+
+}  // namespace
+
+void pool_release(State& s, uint64_t frame) {
+    if (s.pool.maps[frame] != 0) {
+        s.pool.orphaned[frame] = true;
+    } else {
+        pool_free(s, frame);
+    }
+}
+
 std::optional<PageRef> p2m_lookup(const Domain& d, uint64_t gfn) {
-    if (gfn < d.ram_present.size()) {
-        if (!d.ram_present[gfn] || !d.ram) {
+    if (gfn < d.p2m.size()) {
+        if (d.p2m[gfn] == kNoFrame) {
             return std::nullopt;
         }
-        return PageRef{d.ram, gfn * kPageSize};
+        return PageRef{d.machine, d.p2m[gfn] * kPageSize};
     }
     auto it = d.special_p2m.find(gfn);
     if (it == d.special_p2m.end()) {
@@ -150,6 +203,11 @@ void* dom0_map(State& s, Domain& d, const std::vector<std::optional<PageRef>>& f
             continue;
         }
         ++m.mapped;
+        if (frames[i]->mem == s.pool.mem) {
+            const uint64_t frame = frames[i]->offset / kPageSize;
+            ++s.pool.maps[frame];
+            m.machine_frames.push_back(frame);
+        }
         if (std::find(m.refs.begin(), m.refs.end(), frames[i]->mem) == m.refs.end()) {
             m.refs.push_back(frames[i]->mem);
         }
@@ -168,6 +226,11 @@ int dom0_unmap(State& s, void* addr, size_t pages) {
     munmap(addr, pages * kPageSize);
     const Mapping m = std::move(it->second);
     s.mappings.erase(it);
+    for (uint64_t frame : m.machine_frames) {
+        if (--s.pool.maps[frame] == 0 && s.pool.orphaned[frame]) {
+            pool_free(s, frame);
+        }
+    }
     auto dit = s.domains.find(m.domid);
     if (dit != s.domains.end()) {
         Domain& d = *dit->second;

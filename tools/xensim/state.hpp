@@ -50,6 +50,19 @@ private:
     std::byte* base_;
 };
 
+inline constexpr uint64_t kNoFrame = ~uint64_t{0};
+
+// Host-wide machine memory: the frames guest RAM is made of. A frame is free,
+// owned by a domain's p2m, or released (by its domain) but still mapped by
+// dom0; it returns to the free list once its last dom0 mapping is gone.
+struct MachinePool {
+    std::shared_ptr<SharedMemory> mem;
+    std::vector<uint64_t> free;  // allocation pops from the back
+    std::vector<uint32_t> maps;  // dom0 mappings per frame
+    std::vector<bool> orphaned;  // released, waiting for its mappings to go
+    uint64_t frames() const { return maps.size(); }
+};
+
 // One frame: which memory backs it, and where.
 struct PageRef {
     std::shared_ptr<SharedMemory> mem;
@@ -114,8 +127,8 @@ struct Domain {
     std::string crash_reason;
 
     uint64_t ram_bytes = 0;
-    std::shared_ptr<SharedMemory> ram;
-    std::vector<bool> ram_present;  // p2m for RAM gfns
+    std::shared_ptr<SharedMemory> machine;  // the host's pool, which p2m frames index
+    std::vector<uint64_t> p2m;              // RAM gfn -> machine frame, kNoFrame if absent
     uint64_t ram_pages_present = 0;
     std::map<uint64_t, PageRef> special_p2m;  // legacy ioreq pages
     std::set<uint64_t> used_special_gfns;
@@ -151,6 +164,7 @@ struct Mapping {
     size_t pages = 0;
     unsigned mapped = 0;  // pages that really alias a frame
     std::vector<std::shared_ptr<SharedMemory>> refs;
+    std::vector<uint64_t> machine_frames;  // pool frames it maps (one entry per page)
 };
 
 struct XsWatch {
@@ -165,6 +179,7 @@ struct State {
     uint64_t generation = 0;
     HostOptions options;
     bool shut_down = false;
+    MachinePool pool;
 
     std::map<uint16_t, std::unique_ptr<Domain>> domains;  // never erased before ~Host
     uint16_t next_domid = 1;
@@ -191,6 +206,11 @@ void crash_domain(State& s, Domain& d, const std::string& reason);
 void reap_if_unmapped(State& s, Domain& d);  // Dying -> Gone once dom0 maps nothing
 
 // ---- memory.cpp -----------------------------------------------------------
+void pool_init(State& s, uint64_t bytes);
+// `count` free frames in a scrambled order seeded by `seed`; throws std::runtime_error
+// (and takes nothing) if the pool has fewer.
+std::vector<uint64_t> pool_alloc(State& s, uint64_t count, uint64_t seed);
+void pool_release(State& s, uint64_t frame);  // free now, or once dom0 unmaps it
 std::optional<PageRef> p2m_lookup(const Domain& d, uint64_t gfn);
 bool gpa_is_ram(const Domain& d, uint64_t gpa, uint64_t len);
 void copy_from_guest(const Domain& d, uint64_t gpa, std::byte* out, uint64_t len);
