@@ -80,17 +80,49 @@ std::span<const CmdDesc> command_table() {
     return kCommands;
 }
 
-const CmdDesc* find_command(uint32_t header) {
-    const uint32_t mask = key_mask(header >> 29);
-    if (mask == 0) {
-        return nullptr;
-    }
-    for (const CmdDesc& d : kCommands) {
-        if ((header & mask) == d.header) {
-            return &d;
+namespace {
+
+// O(1) decode: one table per command type, indexed by the header's key bits
+// (9 for MI, 10 for 2D, 16 for 3D; §5.1), holding row number + 1 (0 = unknown).
+static_assert(std::size(kCommands) < 255, "row numbers must fit the index entries");
+struct CommandIndex {
+    std::array<uint8_t, 1u << 9> mi{};
+    std::array<uint8_t, 1u << 10> blt{};
+    std::array<uint8_t, 1u << 16> gfx{};
+
+    // The entry a header's key bits select; the type must be a known one.
+    template <class Self>
+    static auto& entry(Self& self, uint32_t header) {
+        switch (header >> 29) {
+            case kTypeMi:
+                return self.mi[header >> 23 & 0x1FF];
+            case kType2d:
+                return self.blt[header >> 22 & 0x3FF];
+            default:
+                return self.gfx[header >> 16];
         }
     }
-    return nullptr;
+
+    CommandIndex() {
+        for (size_t i = 0; i < std::size(kCommands); ++i) {
+            entry(*this, kCommands[i].header) = static_cast<uint8_t>(i + 1);
+        }
+    }
+};
+
+const CommandIndex& command_index() {
+    static const CommandIndex index;  // built once, thread-safely, on first use
+    return index;
+}
+
+}  // namespace
+
+const CmdDesc* find_command(uint32_t header) {
+    if (key_mask(header >> 29) == 0) {
+        return nullptr;
+    }
+    const uint8_t row = CommandIndex::entry(command_index(), header);
+    return row == 0 ? nullptr : &kCommands[row - 1];
 }
 
 namespace {
