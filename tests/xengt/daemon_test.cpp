@@ -47,7 +47,17 @@ TEST_CASE("daemon serves two guests concurrently and exits when both are gone", 
         INFO("guest " << i << ": " << why);
         CHECK(passed);
         CHECK(reports[i].vgt_id == static_cast<uint32_t>(i + 1));
+        // Each guest is told its own partition: defaults 64 MiB / 448 MiB / 4 fences,
+        // mappable inside the aperture after the host's 128 MiB, hidden above it.
+        CHECK(reports[i].mappable_size == (64u << 20));
+        CHECK(reports[i].hidden_size == (448u << 20));
+        CHECK(reports[i].fence_num == 4);
+        CHECK(reports[i].mappable_base >= (128u << 20));
+        CHECK(reports[i].mappable_base + reports[i].mappable_size <= (256u << 20));
+        CHECK(reports[i].hidden_base >= (256u << 20));
     }
+    CHECK(reports[0].mappable_base != reports[1].mappable_base);
+    CHECK(reports[0].hidden_base != reports[1].hidden_base);
     for (uint16_t id : domids) {
         host.destroy_domain(id);
     }
@@ -80,4 +90,32 @@ TEST_CASE("attaching to a domain that does not exist fails with a clear error", 
         CHECK(e.code().value() == ESRCH);
     }
     CHECK(d.active_sessions() == 0);
+}
+
+TEST_CASE("a guest that does not fit is refused before any Xen call, naming the resource",
+          "[xengt][daemon]") {
+    sim::Host host;
+    uint16_t domids[3];
+    for (auto& id : domids) {
+        id = host.create_domain(sim::DomainConfig{});
+    }
+    daemon::DaemonOptions opts;
+    opts.handle_signals = false;
+    daemon::Daemon d(opts);
+    d.attach(xen::SessionOptions{domids[0]});  // 64 MiB of the 128 MiB left
+    d.attach(xen::SessionOptions{domids[1]});  // the other 64 MiB
+    try {
+        d.attach(xen::SessionOptions{domids[2]});
+        FAIL("a third 64 MiB mappable slice cannot fit");
+    } catch (const mediator::AdmissionRefused& e) {
+        std::string what = e.what();
+        INFO(what);
+        CHECK(what.find("not enough mappable graphics memory") != std::string::npos);
+        CHECK(what.find("0 MiB free") != std::string::npos);
+    }
+    CHECK(d.active_sessions() == 2);
+    CHECK(host.status(domids[2]).ioreq_servers == 0);  // nothing half-created
+    // A smaller request still fits in the hidden part, but not without aperture.
+    mediator::GmRequest small{MiB(16), MiB(64), 1};
+    CHECK_THROWS_AS(d.attach(xen::SessionOptions{domids[2]}, small), mediator::AdmissionRefused);
 }

@@ -70,10 +70,9 @@ int main(int argc, char** argv) {
         xen::SessionOptions s;
         s.domid = domids[i];
         s.vgpu.vgt_id = i + 1;
-        // Each guest gets its own slices (what the PVINFO page tells it).
-        s.vgpu.mappable.base = GmAddr{MiB(128) + i * MiB(64)};
-        s.vgpu.hidden.base = GmAddr{MiB(512) + i * MiB(384)};
-        d.attach(s);
+        // Small enough slices that all seven guests GVT-g allows fit beside the
+        // host's share; the daemon carves them out and PVINFO reports them.
+        d.attach(s, mediator::GmRequest{MiB(16), MiB(448), 4});
     }
     auto daemon_exit = std::async(std::launch::async, [&] { return d.run(); });
 

@@ -118,6 +118,15 @@ ProbeReport run_probe(sim::GuestCpu& cpu, const ProbeLayout& layout) {
         r.version_major, r.version_minor, r.vgt_id, r.caps,
         r.pvinfo_magic == kPvinfoMagic ? "GVT-g vGPU detected" : "not a vGPU");
 
+    // avail_rs: the slices this guest may use; i915 balloons away the rest.
+    r.mappable_base = static_cast<uint32_t>(cpu.read(layout.bar0 + kPvinfo + 0x40, 4));
+    r.mappable_size = static_cast<uint32_t>(cpu.read(layout.bar0 + kPvinfo + 0x44, 4));
+    r.hidden_base = static_cast<uint32_t>(cpu.read(layout.bar0 + kPvinfo + 0x48, 4));
+    r.hidden_size = static_cast<uint32_t>(cpu.read(layout.bar0 + kPvinfo + 0x4c, 4));
+    r.fence_num = static_cast<uint32_t>(cpu.read(layout.bar0 + kPvinfo + 0x50, 4));
+    say("probe: graphics memory: mappable %#x+%u MiB, hidden %#x+%u MiB, %u fences",
+        r.mappable_base, r.mappable_size >> 20, r.hidden_base, r.hidden_size >> 20, r.fence_num);
+
     r.register_written = 0x12345001;
     cpu.write(layout.bar0 + kFence0, 4, r.register_written);
     r.register_read = static_cast<uint32_t>(cpu.read(layout.bar0 + kFence0, 4));

@@ -41,6 +41,12 @@ struct ProbeReport {
     uint16_t version_minor = 0;
     uint32_t vgt_id = 0;
     uint32_t caps = 0;
+    // The graphics-memory partition PVINFO reports (avail_rs).
+    uint32_t mappable_base = 0;
+    uint32_t mappable_size = 0;
+    uint32_t hidden_base = 0;
+    uint32_t hidden_size = 0;
+    uint32_t fence_num = 0;
     uint32_t register_written = 0;
     uint32_t register_read = 0;
     uint64_t magic_after_move = 0;

@@ -9,7 +9,7 @@
 
 namespace xengt::daemon {
 
-Daemon::Daemon(DaemonOptions options) : options_(options) {
+Daemon::Daemon(DaemonOptions options) : options_(options), gm_(options.gpu, options.host_share) {
     if (options_.handle_signals) {
         signals_.emplace(io_, SIGTERM, SIGINT);
         signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
@@ -25,7 +25,7 @@ Daemon::~Daemon() {
     stop_all();
 }
 
-void Daemon::attach(xen::SessionOptions options) {
+void Daemon::attach(xen::SessionOptions options, const mediator::GmRequest& request) {
     const uint16_t domid = options.domid;
     {
         std::lock_guard lock(mutex_);
@@ -34,10 +34,24 @@ void Daemon::attach(xen::SessionOptions options) {
                                         ": a vGPU is already attached");
         }
     }
+    // Admission control before touching Xen: a refusal leaves nothing behind.
+    mediator::GmPartition partition = gm_.allocate(request);
+    const mediator::GmSlices& slices = partition.slices();
+    options.vgpu.mappable = slices.mappable;
+    options.vgpu.hidden = slices.hidden;
+    options.vgpu.fences = slices.fence_count;
     auto session = std::make_unique<xen::GuestSession>(std::move(options));
+    XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
+              "graphics memory: mappable %#llx+%llu MiB, hidden %#llx+%llu MiB, fences %u-%u",
+              static_cast<unsigned long long>(slices.mappable.base.value()),
+              static_cast<unsigned long long>(slices.mappable.size >> 20),
+              static_cast<unsigned long long>(slices.hidden.base.value()),
+              static_cast<unsigned long long>(slices.hidden.size >> 20), slices.fence_base,
+              slices.fence_base + slices.fence_count - 1);
     xen::GuestSession* s = session.get();
     std::lock_guard lock(mutex_);
     Running& r = sessions_[domid];
+    r.partition = std::make_unique<mediator::GmPartition>(std::move(partition));
     r.session = std::move(session);
     r.thread = std::thread([this, s, domid, &r] {
         r.reason = s->run();

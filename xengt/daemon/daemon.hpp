@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "mediator/gm_allocator.hpp"
 #include "xengt/xen/guest_session.hpp"
 
 namespace xengt::daemon {
@@ -23,6 +24,9 @@ namespace xengt::daemon {
 struct DaemonOptions {
     bool handle_signals = true;  // SIGTERM / SIGINT end run()
     bool exit_when_idle = true;  // run() returns once the last guest is gone
+    // The GPU's graphics memory and fences, and the host's own share of them.
+    mediator::GmResources gpu{};
+    mediator::GmRequest host_share = mediator::kDefaultHostShare;
 };
 
 // What is known about a guest once its session has ended.
@@ -38,9 +42,11 @@ public:
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
 
-    // Attach a vGPU to a guest and start serving it. The attach runs on the
+    // Attach a vGPU to a guest and start serving it. Its graphics-memory and
+    // fence partition is taken first (mediator::AdmissionRefused if it does not
+    // fit) and is what the guest's PVINFO reports. The attach runs on the
     // caller's thread so errors surface here (nothing is left half-created).
-    void attach(xen::SessionOptions options);
+    void attach(xen::SessionOptions options, const mediator::GmRequest& request = {});
 
     // Serve until a stop signal, request_stop(), or (exit_when_idle) until no
     // guest is left. Returns the process exit status.
@@ -53,6 +59,7 @@ public:
 
 private:
     struct Running {
+        std::unique_ptr<mediator::GmPartition> partition;  // released after the session
         std::unique_ptr<xen::GuestSession> session;
         std::thread thread;
         xen::GuestSession::EndReason reason = xen::GuestSession::EndReason::Stopped;
@@ -61,6 +68,7 @@ private:
     void stop_all();
 
     DaemonOptions options_;
+    mediator::GmAllocator gm_;  // outlives every session's partition
     boost::asio::io_context io_;
     std::optional<boost::asio::signal_set> signals_;
     mutable std::mutex mutex_;  // guards sessions_ and reports_

@@ -49,7 +49,13 @@ int main(int argc, char** argv) {
         ("bdf", po::value<std::string>()->default_value("00:02.0"),
          "PCI address of the vGPU in the guest ([SSSS:]BB:DD.F, hex)")
         ("log-level", po::value<std::string>()->default_value("info"),
-         "error, warn, info or debug");
+         "error, warn, info or debug")
+        ("vgt_low_gm_sz", po::value<unsigned>()->default_value(64),
+         "MiB of CPU-mappable (aperture) graphics memory per guest, as in xl.cfg")
+        ("vgt_high_gm_sz", po::value<unsigned>()->default_value(448),
+         "MiB of hidden graphics memory per guest, as in xl.cfg")
+        ("vgt_fence_sz", po::value<unsigned>()->default_value(4),
+         "fence registers per guest, as in xl.cfg");
     // clang-format on
     po::variables_map vm;
     try {
@@ -84,6 +90,20 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
+    // The per-guest partition, in xl.cfg's units (MiB, registers).
+    xengt::mediator::GmRequest gm;
+    const unsigned low = vm["vgt_low_gm_sz"].as<unsigned>();
+    const unsigned high = vm["vgt_high_gm_sz"].as<unsigned>();
+    const unsigned fences = vm["vgt_fence_sz"].as<unsigned>();
+    if (low == 0 || low > 4096 || high == 0 || high > 4096 || fences == 0 || fences > 32) {
+        std::fprintf(stderr,
+                     "xengtd: vgt_low_gm_sz and vgt_high_gm_sz must be 1-4096 MiB and "
+                     "vgt_fence_sz 1-32\n");
+        return 2;
+    }
+    gm.low_bytes = xengt::MiB(low);
+    gm.high_bytes = xengt::MiB(high);
+    gm.fences = fences;
     auto bdf = xengt::xen::PciAddress::parse(vm["bdf"].as<std::string>());
     if (!bdf) {
         std::fprintf(stderr, "xengtd: --bdf '%s' is not a PCI address like 00:02.0\n",
@@ -100,7 +120,11 @@ int main(int argc, char** argv) {
             opts.bdf = *bdf;
             opts.vgpu.vgt_id = vgt_id++;
             try {
-                daemon.attach(opts);
+                daemon.attach(opts, gm);
+            } catch (const xengt::mediator::AdmissionRefused& e) {
+                XENGT_LOG(xengt::LogLevel::Error, "xengtd", "cannot attach a vGPU to dom%u: %s",
+                          domid, e.what());
+                return 1;
             } catch (const std::system_error& e) {
                 const bool no_xen =
                     e.code().value() == ENOENT && access("/dev/xen/privcmd", F_OK) != 0;
