@@ -1,11 +1,11 @@
 #include "gpu/model/register_table.hpp"
 
 #include <iterator>
-#include <limits>
 #include <vector>
 
 #include "gpu/model/hw_regs.hpp"
 #include "gpu/model/reg_handlers.hpp"
+#include "mediator/base/register_rows.hpp"
 
 namespace xengt::gpu::model {
 namespace {
@@ -175,22 +175,12 @@ constexpr RegRow kRows[] = {
     plain(hw::kGmbus5, 4, "GMBUS5", 0),
 };
 
-constexpr bool overlaps(const RegRow& a, const RegRow& b) {
-    return a.offset < b.offset + b.size && b.offset < a.offset + a.size;
-}
-
 // The table is code: a malformed row fails the build, not a driver's access.
 consteval bool table_is_well_formed() {
-    constexpr size_t n = std::size(kRows);
-    if (n >= std::numeric_limits<uint16_t>::max()) {
-        return false;
+    if (!register_rows_laid_out(std::span<const RegRow>(kRows), hw::kRegisterFileBytes)) {
+        return false;  // aligned, in range, disjoint
     }
-    for (size_t i = 0; i < n; ++i) {
-        const RegRow& r = kRows[i];
-        if (r.offset % 4 != 0 || r.size == 0 || r.size % 4 != 0 ||
-            r.offset >= hw::kRegisterFileBytes || r.size > hw::kRegisterFileBytes - r.offset) {
-            return false;
-        }
+    for (const RegRow& r : kRows) {
         if (r.policy == RegPolicy::Masked && (r.reset > 0xFFFF || r.hw_bits > 0xFFFF)) {
             return false;  // masked registers hold no state in bits 31:16
         }
@@ -200,30 +190,15 @@ consteval bool table_is_well_formed() {
         if (r.policy != RegPolicy::Custom && (r.read != nullptr || r.write != nullptr)) {
             return false;
         }
-        for (size_t j = i + 1; j < n; ++j) {
-            if (overlaps(r, kRows[j])) {
-                return false;
-            }
-        }
     }
     return true;
 }
 static_assert(table_is_well_formed(), "register rows must be aligned, in range, disjoint");
 
-constexpr uint16_t kUnlisted = std::numeric_limits<uint16_t>::max();
-
 // dword index → row number: O(1) lookup, built once and shared by every model.
 const std::vector<uint16_t>& row_index() {
-    static const std::vector<uint16_t> index = [] {
-        std::vector<uint16_t> idx(hw::kRegisterDwords, kUnlisted);
-        for (size_t row = 0; row < std::size(kRows); ++row) {
-            const uint32_t first = kRows[row].offset / 4;
-            for (uint32_t d = first; d < first + kRows[row].size / 4; ++d) {
-                idx[d] = static_cast<uint16_t>(row);
-            }
-        }
-        return idx;
-    }();
+    static const std::vector<uint16_t> index =
+        register_row_index(std::span<const RegRow>(kRows), hw::kRegisterDwords);
     return index;
 }
 
@@ -254,7 +229,7 @@ const RegRow* find_register(uint32_t offset) {
         return nullptr;
     }
     const uint16_t row = row_index()[offset / 4];
-    return row == kUnlisted ? nullptr : &kRows[row];
+    return row == kNoRegisterRow ? nullptr : &kRows[row];
 }
 
 uint32_t register_read(ModelState& s, uint32_t offset) {

@@ -1,9 +1,9 @@
 #include "mediator/mmio/mmio_table.hpp"
 
 #include <array>
-#include <limits>
 #include <vector>
 
+#include "mediator/base/register_rows.hpp"
 #include "mediator/pvinfo.hpp"
 
 namespace xengt::mediator::mmio {
@@ -79,53 +79,27 @@ constexpr MmioRow kRows[] = {
     plain(0x101008, 4, "GFX_FLSH_CNTL_GEN6"),
 };
 
-constexpr bool overlaps(const MmioRow& a, const MmioRow& b) {
-    return a.offset < b.offset + b.size && b.offset < a.offset + a.size;
-}
-
 // The table is code; a malformed row fails the build, not a guest access.
 consteval bool table_is_well_formed() {
-    constexpr size_t n = std::size(kRows);
-    if (n >= std::numeric_limits<uint16_t>::max()) {
-        return false;
+    if (!register_rows_laid_out(std::span<const MmioRow>(kRows), kRegisterFileSize)) {
+        return false;  // aligned, in range, disjoint
     }
-    for (size_t i = 0; i < n; ++i) {
-        const MmioRow& r = kRows[i];
-        if (r.offset % 4 != 0 || r.size == 0 || r.size % 4 != 0 || r.offset >= kRegisterFileSize ||
-            r.size > kRegisterFileSize - r.offset) {
-            return false;
-        }
+    for (const MmioRow& r : kRows) {
         if (r.policy == RegPolicy::Masked && r.init > 0xFFFF) {
             return false;  // masked registers have no state in bits 31:16
         }
         if (r.policy != RegPolicy::Custom && (r.read != nullptr || r.write != nullptr)) {
             return false;  // handlers would be silently ignored
         }
-        for (size_t j = i + 1; j < n; ++j) {
-            if (overlaps(r, kRows[j])) {
-                return false;
-            }
-        }
     }
     return true;
 }
 static_assert(table_is_well_formed(), "MMIO table rows must be aligned, in range, disjoint");
 
-constexpr uint16_t kUntracked = std::numeric_limits<uint16_t>::max();
-
 // dword index → row number, built once on first use and shared by every vGPU.
 const std::vector<uint16_t>& row_index() {
-    static const std::vector<uint16_t> index = [] {
-        std::vector<uint16_t> idx(kRegisterDwords, kUntracked);
-        for (size_t row = 0; row < std::size(kRows); ++row) {
-            const uint32_t first = kRows[row].offset / 4;
-            const uint32_t end = first + kRows[row].size / 4;
-            for (uint32_t d = first; d < end; ++d) {
-                idx[d] = static_cast<uint16_t>(row);
-            }
-        }
-        return idx;
-    }();
+    static const std::vector<uint16_t> index =
+        register_row_index(std::span<const MmioRow>(kRows), kRegisterDwords);
     return index;
 }
 
@@ -158,7 +132,7 @@ const MmioRow* find_mmio_row(uint32_t offset) {
         return nullptr;
     }
     const uint16_t row = row_index()[offset / 4];
-    return row == kUntracked ? nullptr : &kRows[row];
+    return row == kNoRegisterRow ? nullptr : &kRows[row];
 }
 
 }  // namespace xengt::mediator::mmio
