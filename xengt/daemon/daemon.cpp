@@ -71,15 +71,7 @@ void Daemon::reap(uint16_t domid) {
         r = std::move(it->second);
         sessions_.erase(it);
     }
-    r.thread.join();
-    SessionReport report{r.session->status(), r.reason};
-    r.session.reset();  // teardown: answer in-flight requests, release, destroy the server
-    XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
-              "vGPU torn down: server, claims, ports and mappings released");
-    {
-        std::lock_guard lock(mutex_);
-        reports_.push_back(report);
-    }
+    finish(domid, r);
     if (options_.exit_when_idle && active_sessions() == 0) {
         io_.stop();
     }
@@ -117,16 +109,21 @@ void Daemon::stop_all() {
         r.session->stop();
     }
     for (auto& [domid, r] : all) {
-        if (r.thread.joinable()) {
-            r.thread.join();
-        }
-        SessionReport report{r.session->status(), r.reason};
-        r.session.reset();
-        XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
-                  "vGPU torn down: server, claims, ports and mappings released");
-        std::lock_guard lock(mutex_);
-        reports_.push_back(report);
+        finish(domid, r);
     }
+}
+
+void Daemon::finish(uint16_t domid, Running& r) {
+    if (r.thread.joinable()) {
+        r.thread.join();
+    }
+    SessionReport report{r.session->status(), r.reason};
+    r.session.reset();    // teardown: answer in-flight requests, release, destroy the server
+    r.partition.reset();  // its graphics memory and fences are free again
+    XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
+              "vGPU torn down: server, claims, ports and mappings released");
+    std::lock_guard lock(mutex_);
+    reports_.push_back(report);
 }
 
 size_t Daemon::active_sessions() const {

@@ -66,6 +66,8 @@ private:
     };
     void reap(uint16_t domid);
     void stop_all();
+    // Join a session's thread, record its report and tear it down.
+    void finish(uint16_t domid, Running& r);
 
     DaemonOptions options_;
     mediator::GmAllocator gm_;  // outlives every session's partition
