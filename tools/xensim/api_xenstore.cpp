@@ -51,9 +51,11 @@ char** take_event(xs_handle* h) {
     return string_block(items);
 }
 
-// Runs a store operation on a locked session with an absolute path.
+// The prologue every entry point on a handle shares: no exception reaches
+// the C caller, a null handle is EBADF, and the body runs on the handle's
+// locked session (its errno set by open_session when the Host is gone).
 template <class R, class F>
-R store_op(xs_handle* h, const char* path, R failure, F&& body) {
+R session_op(xs_handle* h, R failure, F&& body) {
     return c_entry<R>(failure, [&]() -> R {
         if (h == nullptr) {
             errno = EBADF;
@@ -63,6 +65,14 @@ R store_op(xs_handle* h, const char* path, R failure, F&& body) {
         if (!s) {
             return failure;
         }
+        return body(s);
+    });
+}
+
+// Runs a store operation on a locked session with an absolute path.
+template <class R, class F>
+R store_op(xs_handle* h, const char* path, R failure, F&& body) {
+    return session_op<R>(h, failure, [&](Session& s) -> R {
         auto abs = xs_absolute(path);
         if (!abs) {
             errno = EINVAL;
@@ -117,14 +127,10 @@ namespace {
 // xs_watch and xs_unwatch differ only in what they do to the watch list.
 template <class Op>
 bool watch_call(struct xs_handle* h, const char* path, const char* token, Op op) {
-    return c_entry(false, [&] {
-        if (h == nullptr || path == nullptr || token == nullptr) {
-            return fail_bool(EINVAL);
-        }
-        Session s = open_session(h->state);
-        if (!s) {
-            return false;
-        }
+    if (h == nullptr || path == nullptr || token == nullptr) {
+        return fail_bool(EINVAL);
+    }
+    return session_op(h, false, [&](Session& s) {
         const int e = op(*s, h, path, token);
         return e == 0 ? true : fail_bool(e);
     });
@@ -145,15 +151,7 @@ extern "C" bool xs_unwatch(struct xs_handle* h, const char* path, const char* to
 }
 
 extern "C" char** xs_check_watch(struct xs_handle* h) {
-    return c_entry<char**>(nullptr, [&]() -> char** {
-        if (h == nullptr) {
-            errno = EBADF;
-            return nullptr;
-        }
-        Session s = open_session(h->state);
-        if (!s) {
-            return nullptr;
-        }
+    return session_op<char**>(h, nullptr, [&](Session&) -> char** {
         if (h->events.empty()) {
             errno = EAGAIN;
             return nullptr;
@@ -164,15 +162,7 @@ extern "C" char** xs_check_watch(struct xs_handle* h) {
 
 // Blocks for the next event, at most the Host's wait limit (then ETIMEDOUT).
 extern "C" char** xs_read_watch(struct xs_handle* h, unsigned int* num) {
-    return c_entry<char**>(nullptr, [&]() -> char** {
-        if (h == nullptr) {
-            errno = EBADF;
-            return nullptr;
-        }
-        Session s = open_session(h->state);
-        if (!s) {
-            return nullptr;
-        }
+    return session_op<char**>(h, nullptr, [&](Session& s) -> char** {
         State& st = *s;
         if (!st.cv.wait_until(s.lock, st.deadline(),
                               [&] { return !h->events.empty() || st.shut_down; })) {
@@ -254,14 +244,7 @@ extern "C" char** xs_directory(struct xs_handle* h, xs_transaction_t, const char
 }
 
 extern "C" char* xs_get_domain_path(struct xs_handle* h, unsigned int domid) {
-    return c_entry<char*>(nullptr, [&]() -> char* {
-        if (h == nullptr) {
-            errno = EBADF;
-            return nullptr;
-        }
-        if (!open_session(h->state)) {
-            return nullptr;
-        }
+    return session_op<char*>(h, nullptr, [&](Session&) -> char* {
         const std::string path = "/local/domain/" + std::to_string(domid);
         char* out = strdup(path.c_str());
         if (out == nullptr) {
@@ -272,15 +255,7 @@ extern "C" char* xs_get_domain_path(struct xs_handle* h, unsigned int domid) {
 }
 
 extern "C" xs_transaction_t xs_transaction_start(struct xs_handle* h) {
-    return c_entry<xs_transaction_t>(XBT_NULL, [&]() -> xs_transaction_t {
-        if (h == nullptr) {
-            errno = EBADF;
-            return XBT_NULL;
-        }
-        Session s = open_session(h->state);
-        if (!s) {
-            return XBT_NULL;
-        }
+    return session_op<xs_transaction_t>(h, XBT_NULL, [&](Session& s) -> xs_transaction_t {
         xs_transaction_t t = s->next_transaction++;
         if (t == XBT_NULL) {
             t = s->next_transaction++;  // wrapped: 0 means "no transaction"
@@ -290,23 +265,11 @@ extern "C" xs_transaction_t xs_transaction_start(struct xs_handle* h) {
 }
 
 extern "C" bool xs_transaction_end(struct xs_handle* h, xs_transaction_t, bool) {
-    return c_entry(false, [&] {
-        if (h == nullptr) {
-            return fail_bool(EBADF);
-        }
-        return static_cast<bool>(open_session(h->state));
-    });
+    return session_op(h, false, [](Session&) { return true; });
 }
 
 extern "C" bool xs_is_domain_introduced(struct xs_handle* h, unsigned int domid) {
-    return c_entry(false, [&] {
-        if (h == nullptr) {
-            return fail_bool(EBADF);
-        }
-        Session s = open_session(h->state);
-        if (!s) {
-            return false;
-        }
+    return session_op(h, false, [&](Session& s) {
         if (domid == 0) {
             return true;
         }

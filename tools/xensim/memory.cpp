@@ -132,34 +132,36 @@ bool gpa_is_ram(const Domain& d, uint64_t gpa, uint64_t len) {
     return true;
 }
 
-void copy_from_guest(const Domain& d, uint64_t gpa, std::byte* out, uint64_t len) {
-    while (len > 0) {
-        auto page = p2m_lookup(d, gpa / kPageSize);
+namespace {
+
+// Walks [gpa, gpa + len) page by page through the p2m, calling
+// chunk(page bytes at the offset, bytes done so far, bytes in this page).
+template <class Chunk>
+void for_each_guest_chunk(const Domain& d, uint64_t gpa, uint64_t len, Chunk chunk) {
+    for (uint64_t done = 0; done < len;) {
+        auto page = p2m_lookup(d, (gpa + done) / kPageSize);
         if (!page) {
             throw std::out_of_range("xensim: guest-physical address not RAM");
         }
-        const uint64_t off = gpa % kPageSize;
-        const uint64_t n = std::min(len, kPageSize - off);
-        std::memcpy(out, page->data() + off, n);
-        out += n;
-        gpa += n;
-        len -= n;
+        const uint64_t off = (gpa + done) % kPageSize;
+        const uint64_t n = std::min(len - done, kPageSize - off);
+        chunk(page->data() + off, done, n);
+        done += n;
     }
 }
 
+}  // namespace
+
+void copy_from_guest(const Domain& d, uint64_t gpa, std::byte* out, uint64_t len) {
+    for_each_guest_chunk(d, gpa, len, [&](std::byte* page, uint64_t done, uint64_t n) {
+        std::memcpy(out + done, page, n);
+    });
+}
+
 void copy_to_guest(Domain& d, uint64_t gpa, const std::byte* in, uint64_t len) {
-    while (len > 0) {
-        auto page = p2m_lookup(d, gpa / kPageSize);
-        if (!page) {
-            throw std::out_of_range("xensim: guest-physical address not RAM");
-        }
-        const uint64_t off = gpa % kPageSize;
-        const uint64_t n = std::min(len, kPageSize - off);
-        std::memcpy(page->data() + off, in, n);
-        in += n;
-        gpa += n;
-        len -= n;
-    }
+    for_each_guest_chunk(d, gpa, len, [&](std::byte* page, uint64_t done, uint64_t n) {
+        std::memcpy(page, in + done, n);
+    });
 }
 
 std::optional<uint64_t> alloc_special_gfn(Domain& d) {
