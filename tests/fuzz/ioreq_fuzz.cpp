@@ -62,6 +62,8 @@ public:
         return ram_.write(a, in);
     }
     void inject_msi(uint64_t, uint32_t) override {}
+    bool protect_page(GuestFrame) override { return true; }
+    void unprotect_page(GuestFrame) override {}
 
 private:
     FakeRam& ram_;

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <set>
 #include <span>
 #include <vector>
 
@@ -44,6 +45,15 @@ public:
 
     void inject_msi(uint64_t address, uint32_t data) override { msis.push_back({address, data}); }
 
+    bool protect_page(GuestFrame gfn) override {
+        if (!in_ram(address_of(gfn), kPageSize) || protected_pages.contains(gfn.value())) {
+            return false;
+        }
+        protected_pages.insert(gfn.value());
+        return true;
+    }
+    void unprotect_page(GuestFrame gfn) override { protected_pages.erase(gfn.value()); }
+
     // The windows as of the last set_trap_windows call (none before the first).
     std::vector<TrapWindow> current_windows() const {
         return window_updates.empty() ? std::vector<TrapWindow>{} : window_updates.back();
@@ -52,6 +62,7 @@ public:
     std::vector<std::vector<TrapWindow>> window_updates;
     std::vector<InjectedMsi> msis;
     std::vector<std::byte> ram;
+    std::set<uint64_t> protected_pages;  // guest frames
 
 private:
     bool in_ram(GuestPhysAddr addr, size_t len) const {

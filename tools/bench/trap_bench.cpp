@@ -34,6 +34,8 @@ public:
     bool read_guest(GuestPhysAddr, std::span<std::byte>) override { return false; }
     bool write_guest(GuestPhysAddr, std::span<const std::byte>) override { return false; }
     void inject_msi(uint64_t, uint32_t) override {}
+    bool protect_page(GuestFrame) override { return false; }
+    void unprotect_page(GuestFrame) override {}
 };
 
 constexpr uint64_t kBar0 = 0xd0000000;

@@ -223,4 +223,12 @@ void GuestSession::inject_msi(uint64_t address, uint32_t data) {
     }
 }
 
+// Page tracking through the ioreq server arrives with the PageTracker; until
+// then a shadow PPGTT cannot be kept coherent on Xen and is refused.
+bool GuestSession::protect_page(GuestFrame) {
+    return false;
+}
+
+void GuestSession::unprotect_page(GuestFrame) {}
+
 }  // namespace xengt::xen

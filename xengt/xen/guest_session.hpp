@@ -72,6 +72,8 @@ private:
     bool read_guest(GuestPhysAddr addr, std::span<std::byte> out) override;
     bool write_guest(GuestPhysAddr addr, std::span<const std::byte> in) override;
     void inject_msi(uint64_t address, uint32_t data) override;
+    bool protect_page(GuestFrame gfn) override;
+    void unprotect_page(GuestFrame gfn) override;
 
     std::vector<BoundPort> bind_vcpu_ports();
     void arm_event_channel();
