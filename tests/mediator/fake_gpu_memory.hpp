@@ -1,0 +1,123 @@
+// In-memory fakes of the GPU-side ports: the physical GGTT, and a "frame
+// world" that hands out host frames for guest pins and host pages and knows
+// who owns each (the truth the isolation checker is judged against).
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "mediator/gtt/host_frames.hpp"
+#include "mediator/gtt/physical_ggtt.hpp"
+
+namespace xengt::mediator::test {
+
+class FakeGgtt final : public PhysicalGgtt {
+public:
+    explicit FakeGgtt(uint64_t entries = uint64_t{1} << 20) : table(entries, 0) {}
+    uint64_t entries() const override { return table.size(); }
+    uint64_t read(uint64_t index) const override { return table.at(index); }
+    void write(uint64_t index, uint64_t pte) override {
+        table.at(index) = pte;
+        ++writes;
+    }
+    void flush() override { ++flushes; }
+
+    std::vector<uint64_t> table;
+    uint64_t writes = 0;
+    uint64_t flushes = 0;
+};
+
+// Host frames are handed out in order and never reused, so a stale entry can
+// never accidentally look valid.
+class FakeFrameWorld final : public FrameOwnership, public HostPagePool {
+public:
+    HostFrame add(FrameOwner owner) {
+        const HostFrame f{next_++};
+        owners_[f.value()] = owner;
+        return f;
+    }
+    void remove(HostFrame f) { owners_.erase(f.value()); }
+
+    FrameOwner owner(HostFrame f) const override {
+        auto it = owners_.find(f.value());
+        return it == owners_.end() ? FrameOwner{} : it->second;
+    }
+    const std::byte* peek(HostFrame f) const override {
+        auto it = pages_.find(f.value());
+        return it == pages_.end() ? nullptr : it->second->data();
+    }
+
+    std::optional<HostPage> allocate() override {
+        if (pages_.size() >= page_capacity) {
+            return std::nullopt;
+        }
+        const HostFrame f = add({FrameOwner::Kind::HostPage, 0, GuestFrame{}});
+        auto& page = pages_[f.value()];
+        page = std::make_unique<std::array<std::byte, kPageSize>>();
+        return HostPage{f, page->data()};
+    }
+    void release(HostFrame f) override {
+        pages_.erase(f.value());
+        remove(f);
+    }
+
+    size_t live_pages() const { return pages_.size(); }
+    size_t page_capacity = 1 << 20;
+
+private:
+    uint64_t next_ = 0x1000;  // frame 0 is never handed out
+    std::map<uint64_t, FrameOwner> owners_;
+    std::unordered_map<uint64_t, std::unique_ptr<std::array<std::byte, kPageSize>>> pages_;
+};
+
+// One guest's pins: RAM is gfns [0, ram_frames).
+class FakePins final : public GuestFramePins {
+public:
+    FakePins(FakeFrameWorld& world, uint32_t domid, uint64_t ram_frames)
+        : world_(world), domid_(domid), ram_frames_(ram_frames) {}
+
+    std::optional<HostFrame> pin(GuestFrame gfn) override {
+        if (gfn.value() >= ram_frames_) {
+            return std::nullopt;
+        }
+        Pin& p = pins_[gfn.value()];
+        if (p.count++ == 0) {
+            p.frame = world_.add({FrameOwner::Kind::Guest, domid_, gfn});
+        }
+        ++outstanding;
+        return p.frame;
+    }
+    void unpin(GuestFrame gfn) override {
+        auto it = pins_.find(gfn.value());
+        if (it == pins_.end()) {
+            ++bad_unpins;
+            return;
+        }
+        --outstanding;
+        if (--it->second.count == 0) {
+            world_.remove(it->second.frame);
+            pins_.erase(it);
+        }
+    }
+
+    uint64_t outstanding = 0;
+    uint64_t bad_unpins = 0;
+
+private:
+    struct Pin {
+        HostFrame frame;
+        uint64_t count = 0;
+    };
+    FakeFrameWorld& world_;
+    uint32_t domid_;
+    uint64_t ram_frames_;
+    std::unordered_map<uint64_t, Pin> pins_;
+};
+
+}  // namespace xengt::mediator::test
