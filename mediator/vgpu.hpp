@@ -9,8 +9,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "mediator/gtt/host_frames.hpp"
+#include "mediator/gtt/physical_ggtt.hpp"
 #include "mediator/hypervisor_port.hpp"
 #include "mediator/trap.hpp"
 
@@ -21,6 +24,13 @@ struct GmRange {
     GmAddr base;
     uint64_t size = 0;
 };
+
+// How the guest's GGTT entry writes reach the mediator (see gtt/ggtt_shadow.hpp).
+enum class GgttStrategy : uint8_t {
+    Trap,       // every PTE write traps and is applied at once
+    RamBacked,  // PTE writes land in RAM; applied at GFX_FLSH_CNTL / before submission
+};
+const char* to_string(GgttStrategy s);
 
 struct VgpuConfig {
     std::string name = "vgpu";  // subject of log lines, e.g. "dom3"
@@ -41,6 +51,18 @@ struct VgpuConfig {
     GmRange mappable{GmAddr{MiB(128)}, MiB(64)};
     GmRange hidden{GmAddr{MiB(512)}, MiB(384)};
     uint32_t fences = 4;
+
+    // RAM-backed where the hypervisor provides a backing, else trapped.
+    GgttStrategy ggtt_strategy = GgttStrategy::RamBacked;
+};
+
+// The GPU side of a vGPU: where its translated GGTT entries go and how guest
+// frames become frames the GPU can reach. All must outlive the Vgpu.
+struct GpuLink {
+    GuestFramePins* pins = nullptr;
+    PhysicalGgtt* ggtt = nullptr;
+    HostPagePool* pool = nullptr;
+    HostFrame scratch{};  // a host page every unusable entry points at
 };
 
 // Per-vGPU counters: cheap, and they answer "what is this guest doing".
@@ -57,11 +79,17 @@ struct VgpuCounters {
     uint64_t rejected = 0;   // decoded but refused (width, alignment, read-only, ...)
     uint64_t untracked = 0;  // register accesses that hit no table row (plain vreg)
     uint64_t trap_window_updates = 0;
+    uint64_t ggtt_flushes = 0;    // GFX_FLSH_CNTL writes
+    uint64_t aperture_reads = 0;  // BAR2 accesses that reached the guest's slice
+    uint64_t aperture_writes = 0;
+    uint64_t aperture_unmapped = 0;  // BAR2 accesses to entries mapping nothing
 };
 
 class Vgpu final : public TrapTarget {
 public:
-    Vgpu(VgpuConfig config, HypervisorPort& hypervisor);
+    // Without a GpuLink the vGPU stores what the guest writes to its GGTT but
+    // translates nothing (configuration-space and register work only).
+    Vgpu(VgpuConfig config, HypervisorPort& hypervisor, std::optional<GpuLink> gpu = std::nullopt);
     ~Vgpu() override;
     Vgpu(const Vgpu&) = delete;
     Vgpu& operator=(const Vgpu&) = delete;
@@ -90,6 +118,14 @@ public:
 
     // How many times the guest sent g2v_notify `code` (0 for unknown codes).
     uint64_t g2v_notify_count(uint32_t code) const;
+
+    // The strategy in force (RamBacked only once the hypervisor gave a backing).
+    GgttStrategy ggtt_strategy() const;
+    // Bring the physical GGTT up to date with what the guest wrote; the
+    // workload path calls this before every submission.
+    void sync_gtt();
+    // The vGPU's GGTT share, for the isolation checker (nullptr without a GpuLink).
+    const class GgttShadow* ggtt_shadow() const;
 
 private:
     struct Impl;

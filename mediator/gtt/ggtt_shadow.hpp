@@ -26,12 +26,6 @@
 
 namespace xengt::mediator {
 
-enum class GgttStrategy : uint8_t {
-    Trap,       // every PTE write traps and is applied at once
-    RamBacked,  // PTE writes land in RAM; applied at GFX_FLSH_CNTL / before submission
-};
-const char* to_string(GgttStrategy s);
-
 struct GgttCounters {
     uint64_t applied = 0;            // entries written into the physical GGTT
     uint64_t unchanged = 0;          // writes that repeated the applied value

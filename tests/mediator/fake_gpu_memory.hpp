@@ -6,14 +6,17 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
 #include "mediator/gtt/host_frames.hpp"
 #include "mediator/gtt/physical_ggtt.hpp"
+#include "mediator/hypervisor_port.hpp"
 
 namespace xengt::mediator::test {
 
@@ -118,6 +121,42 @@ private:
     uint32_t domid_;
     uint64_t ram_frames_;
     std::unordered_map<uint64_t, Pin> pins_;
+};
+
+// Backing pages in memory, with or without dirty tracking.
+class FakeBacking final : public GgttRamBacking {
+public:
+    explicit FakeBacking(bool tracks) : tracks_(tracks), pages_(kPages * kPageSize) {}
+    bool place(std::optional<GuestFrame> first) override {
+        placed_at = first;
+        ++placements;
+        return !refuse_placement;
+    }
+    std::byte* page(uint32_t index) override { return pages_.data() + index * kPageSize; }
+    bool collect_dirty(std::span<uint64_t, kDirtyWords> dirty) override {
+        if (!tracks_) {
+            return false;
+        }
+        for (uint32_t i = 0; i < kDirtyWords; ++i) {
+            dirty[i] |= dirty_[i];
+            dirty_[i] = 0;
+        }
+        return true;
+    }
+    // What a guest store does: bytes land, the page is logged dirty.
+    void guest_write(uint64_t index, uint64_t pte) {
+        std::memcpy(pages_.data() + index * 8, &pte, 8);
+        dirty_[index / 512 / 64] |= uint64_t{1} << (index / 512 % 64);
+    }
+
+    std::optional<GuestFrame> placed_at;
+    uint64_t placements = 0;
+    bool refuse_placement = false;
+
+private:
+    bool tracks_;
+    std::vector<std::byte> pages_;
+    std::array<uint64_t, kDirtyWords> dirty_{};
 };
 
 }  // namespace xengt::mediator::test

@@ -53,6 +53,7 @@ public:
         return true;
     }
     void unprotect_page(GuestFrame gfn) override { protected_pages.erase(gfn.value()); }
+    GgttRamBacking* ggtt_ram_backing() override { return backing; }
 
     // The windows as of the last set_trap_windows call (none before the first).
     std::vector<TrapWindow> current_windows() const {
@@ -63,6 +64,7 @@ public:
     std::vector<InjectedMsi> msis;
     std::vector<std::byte> ram;
     std::set<uint64_t> protected_pages;  // guest frames
+    GgttRamBacking* backing = nullptr;   // what ggtt_ram_backing() offers
 
 private:
     bool in_ram(GuestPhysAddr addr, size_t len) const {

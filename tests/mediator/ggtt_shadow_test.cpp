@@ -34,34 +34,6 @@ struct Fixture {
     HostFrame scratch = world.allocate()->frame;
 };
 
-// Backing pages in memory, with or without dirty tracking.
-class FakeBacking final : public GgttRamBacking {
-public:
-    explicit FakeBacking(bool tracks) : tracks_(tracks), pages_(kPages * kPageSize) {}
-    bool place(std::optional<GuestFrame>) override { return true; }
-    std::byte* page(uint32_t index) override { return pages_.data() + index * kPageSize; }
-    bool collect_dirty(std::span<uint64_t, kDirtyWords> dirty) override {
-        if (!tracks_) {
-            return false;
-        }
-        for (uint32_t i = 0; i < kDirtyWords; ++i) {
-            dirty[i] |= dirty_[i];
-            dirty_[i] = 0;
-        }
-        return true;
-    }
-    // What a guest store does: bytes land, the page is logged dirty.
-    void guest_write(uint64_t index, uint64_t pte) {
-        std::memcpy(pages_.data() + index * 8, &pte, 8);
-        dirty_[index / 512 / 64] |= uint64_t{1} << (index / 512 % 64);
-    }
-
-private:
-    bool tracks_;
-    std::vector<std::byte> pages_;
-    std::array<uint64_t, kDirtyWords> dirty_{};
-};
-
 }  // namespace
 
 TEST_CASE("a new GGTT share points every entry of the partition at scratch", "[ggtt]") {

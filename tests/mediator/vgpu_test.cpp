@@ -21,7 +21,7 @@ TEST_CASE("reserved BAR0 range between 2 and 8 MiB is rejected", "[vgpu]") {
     CHECK(logs.contains("reserved BAR0"));
 }
 
-TEST_CASE("BAR2 aperture accesses are rejected until backed", "[vgpu]") {
+TEST_CASE("BAR2 aperture accesses are rejected without a GPU behind the vGPU", "[vgpu]") {
     DecodedVgpu d;
     LogCapture logs;
     TrapRead r = d.vgpu.mmio_read(GuestPhysAddr{kBar2Base + 0x1000}, AccessSize::dword());
@@ -29,7 +29,7 @@ TEST_CASE("BAR2 aperture accesses are rejected until backed", "[vgpu]") {
     CHECK(r.value == 0xFFFFFFFF);
     CHECK(d.vgpu.mmio_write(GuestPhysAddr{kBar2Base + MiB(256) - 8}, AccessSize::qword(), 0) ==
           TrapResult::Rejected);
-    CHECK(logs.contains("aperture access not backed"));
+    CHECK(logs.contains("no GPU behind this vGPU"));
 }
 
 TEST_CASE("addresses outside every BAR are unclaimed and read all-ones", "[vgpu]") {
