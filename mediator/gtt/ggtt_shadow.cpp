@@ -7,10 +7,7 @@
 namespace xengt::mediator {
 namespace {
 
-struct EntryRange {
-    uint64_t first;
-    uint64_t count;
-};
+using EntryRange = GgttShadow::EntryRange;
 
 // A GM slice as GGTT entries; checked against the physical table so that a
 // bad partition is a construction error, never an out-of-range write later.

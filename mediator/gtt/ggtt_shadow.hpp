@@ -14,6 +14,7 @@
 // Single-threaded: the vGPU's event loop owns it.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -44,6 +45,15 @@ public:
     ~GgttShadow();  // points the partition at scratch and drops every pin
     GgttShadow(const GgttShadow&) = delete;
     GgttShadow& operator=(const GgttShadow&) = delete;
+
+    // The partition as GGTT entry ranges {first, count}: mappable, hidden.
+    struct EntryRange {
+        uint64_t first;
+        uint64_t count;
+    };
+    std::array<EntryRange, 2> ranges() const {
+        return {EntryRange{low_first_, low_count_}, EntryRange{high_first_, high_count_}};
+    }
 
     // True if GGTT entry `index` belongs to this vGPU's slices.
     bool owns(uint64_t index) const { return slot_of(index) != kNoSlot; }

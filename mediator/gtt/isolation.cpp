@@ -1,5 +1,6 @@
 #include "mediator/gtt/isolation.hpp"
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 
@@ -90,18 +91,43 @@ IsolationReport check_isolation(const PhysicalGgtt& ggtt, const FrameOwnership& 
                                 std::span<const IsolationSubject> subjects) {
     IsolationReport report;
     Recorder rec(report);
-    const uint64_t entries = ggtt.entries();
-    for (uint64_t index = 0; index < entries; ++index) {
-        const IsolationSubject* owner = nullptr;
-        for (const IsolationSubject& s : subjects) {
-            if (s.ggtt != nullptr && s.ggtt->owns(index)) {
-                if (owner != nullptr) {
-                    rec.violation("GGTT[%#llx] lies in the partitions of dom%u and dom%u",
-                                  static_cast<unsigned long long>(index), owner->guest, s.guest);
-                }
-                owner = &s;
+    // Partitions as sorted entry intervals, so the walk finds each entry's
+    // owner by advancing a cursor instead of asking every subject.
+    struct Interval {
+        uint64_t first;
+        uint64_t end;
+        const IsolationSubject* subject;
+    };
+    std::vector<Interval> intervals;
+    for (const IsolationSubject& s : subjects) {
+        if (s.ggtt == nullptr) {
+            continue;
+        }
+        for (const GgttShadow::EntryRange& r : s.ggtt->ranges()) {
+            if (r.count != 0) {
+                intervals.push_back({r.first, r.first + r.count, &s});
             }
         }
+    }
+    std::sort(intervals.begin(), intervals.end(),
+              [](const Interval& a, const Interval& b) { return a.first < b.first; });
+    for (size_t i = 1; i < intervals.size(); ++i) {
+        if (intervals[i].first < intervals[i - 1].end) {
+            rec.violation("GGTT entries from %#llx lie in the partitions of dom%u and dom%u",
+                          static_cast<unsigned long long>(intervals[i].first),
+                          intervals[i - 1].subject->guest, intervals[i].subject->guest);
+        }
+    }
+    const uint64_t entries = ggtt.entries();
+    size_t cursor = 0;
+    for (uint64_t index = 0; index < entries; ++index) {
+        while (cursor < intervals.size() && intervals[cursor].end <= index) {
+            ++cursor;
+        }
+        const IsolationSubject* owner =
+            cursor < intervals.size() && intervals[cursor].first <= index
+                ? intervals[cursor].subject
+                : nullptr;
         check_ggtt_entry(rec, frames, index, ggtt.read(index), owner);
         ++report.ggtt_entries_checked;
     }

@@ -123,16 +123,23 @@ private:
     std::unordered_map<uint64_t, Pin> pins_;
 };
 
-// Backing pages in memory, with or without dirty tracking.
+// Backing pages in memory (allocated on first touch), with or without dirty
+// tracking.
 class FakeBacking final : public GgttRamBacking {
 public:
-    explicit FakeBacking(bool tracks) : tracks_(tracks), pages_(kPages * kPageSize) {}
+    explicit FakeBacking(bool tracks) : tracks_(tracks), pages_(kPages) {}
     bool place(std::optional<GuestFrame> first) override {
         placed_at = first;
         ++placements;
         return !refuse_placement;
     }
-    std::byte* page(uint32_t index) override { return pages_.data() + index * kPageSize; }
+    std::byte* page(uint32_t index) override {
+        auto& p = pages_.at(index);
+        if (!p) {
+            p = std::make_unique<std::array<std::byte, kPageSize>>();
+        }
+        return p->data();
+    }
     bool collect_dirty(std::span<uint64_t, kDirtyWords> dirty) override {
         if (!tracks_) {
             return false;
@@ -145,7 +152,7 @@ public:
     }
     // What a guest store does: bytes land, the page is logged dirty.
     void guest_write(uint64_t index, uint64_t pte) {
-        std::memcpy(pages_.data() + index * 8, &pte, 8);
+        std::memcpy(page(static_cast<uint32_t>(index / 512)) + index % 512 * 8, &pte, 8);
         dirty_[index / 512 / 64] |= uint64_t{1} << (index / 512 % 64);
     }
 
@@ -155,7 +162,7 @@ public:
 
 private:
     bool tracks_;
-    std::vector<std::byte> pages_;
+    std::vector<std::unique_ptr<std::array<std::byte, kPageSize>>> pages_;
     std::array<uint64_t, kDirtyWords> dirty_{};
 };
 
