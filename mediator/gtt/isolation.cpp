@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
+#include <set>
+#include <utility>
 
 namespace xengt::mediator {
 namespace {
@@ -76,11 +79,75 @@ void check_ggtt_entry(Recorder& rec, const FrameOwnership& frames, uint64_t inde
     }
 }
 
+// Walks one shadow table (level 4 = PML4 .. 1 = PT) and everything below it.
+class PpgttWalker {
+public:
+    PpgttWalker(Recorder& rec, IsolationReport& report, const FrameOwnership& frames,
+                const IsolationSubject& subject)
+        : rec_(rec), report_(report), frames_(frames), subject_(subject) {}
+
+    void walk(HostFrame table, unsigned level) {
+        using ull = unsigned long long;
+        // Shared subtrees are checked once.
+        if (!seen_.insert({table.value(), level}).second) {
+            return;
+        }
+        ++report_.ppgtt_tables_checked;
+        const FrameOwner owner = frames_.owner(table);
+        const std::byte* bytes = frames_.peek(table);
+        if (owner.kind != FrameOwner::Kind::HostPage || bytes == nullptr) {
+            rec_.violation("PPGTT of dom%u: level-%u table at host frame %#llx is owned by %s",
+                           subject_.guest, level, static_cast<ull>(table.value()),
+                           kind_name(owner.kind));
+            return;
+        }
+        for (unsigned i = 0; i < 512; ++i) {
+            uint64_t e = 0;
+            std::memcpy(&e, bytes + i * 8, 8);
+            if ((e & 1) == 0) {
+                continue;
+            }
+            const HostFrame next{GgttPte::frame_number(e)};
+            if (level > 1 && (e & kPageSizeBit) != 0) {
+                rec_.violation("PPGTT of dom%u: huge entry %u in a level-%u shadow table",
+                               subject_.guest, i, level);
+            } else if (level > 1) {
+                walk(next, level - 1);
+            } else {
+                check_leaf(next, i);
+            }
+        }
+    }
+
+private:
+    static constexpr uint64_t kPageSizeBit = uint64_t{1} << 7;
+
+    void check_leaf(HostFrame frame, unsigned index) {
+        ++report_.ppgtt_leaves_checked;
+        if (frame == subject_.ppgtt->scratch()) {
+            return;
+        }
+        const FrameOwner o = frames_.owner(frame);
+        if (o.kind != FrameOwner::Kind::Guest || o.guest != subject_.guest) {
+            rec_.violation("PPGTT of dom%u: PTE %u maps host frame %#llx owned by %s (dom%u)",
+                           subject_.guest, index, static_cast<unsigned long long>(frame.value()),
+                           kind_name(o.kind), o.guest);
+        }
+    }
+
+    Recorder& rec_;
+    IsolationReport& report_;
+    const FrameOwnership& frames_;
+    const IsolationSubject& subject_;
+    std::set<std::pair<uint64_t, unsigned>> seen_;
+};
+
 }  // namespace
 
 std::string IsolationReport::summary() const {
     std::string s = std::to_string(violation_count) + " violation(s) in " +
-                    std::to_string(ggtt_entries_checked) + " GGTT entries";
+                    std::to_string(ggtt_entries_checked) + " GGTT entries, " +
+                    std::to_string(ppgtt_tables_checked) + " PPGTT tables";
     for (const std::string& v : violations) {
         s += "\n  " + v;
     }
@@ -130,6 +197,20 @@ IsolationReport check_isolation(const PhysicalGgtt& ggtt, const FrameOwnership& 
                 : nullptr;
         check_ggtt_entry(rec, frames, index, ggtt.read(index), owner);
         ++report.ggtt_entries_checked;
+    }
+    for (const IsolationSubject& s : subjects) {
+        if (s.ppgtt == nullptr) {
+            continue;
+        }
+        PpgttWalker walker(rec, report, frames, s);
+        s.ppgtt->for_each_root([&](const PpgttRoot&, const ShadowRoot& shadow) {
+            const unsigned level = shadow.levels == PpgttRoot::Levels::Four ? 4 : 2;
+            for (const std::optional<HostFrame>& table : shadow.tables) {
+                if (table) {
+                    walker.walk(*table, level);
+                }
+            }
+        });
     }
     return report;
 }

@@ -5,7 +5,11 @@
 // oracle who owns each frame named. An entry inside a vGPU's partition must
 // name either that guest's frame — and exactly the frame the guest's own
 // entry asks for — or the scratch page. An entry outside every partition must
-// not name any guest's frame. Usable from any test; it changes nothing.
+// not name any guest's frame. Then it walks every shadow PPGTT from its root,
+// reading the tables through the oracle as the GPU would: every table must be
+// a host page (a guest could otherwise rewrite it behind our back) and every
+// leaf must name the owning guest's frame or scratch. Usable from any test;
+// it changes nothing.
 #pragma once
 
 #include <cstdint>
@@ -16,16 +20,20 @@
 #include "mediator/gtt/ggtt_shadow.hpp"
 #include "mediator/gtt/host_frames.hpp"
 #include "mediator/gtt/physical_ggtt.hpp"
+#include "mediator/gtt/ppgtt_shadow.hpp"
 
 namespace xengt::mediator {
 
 struct IsolationSubject {
     uint32_t guest = 0;  // the domid its frames are owned by
     const GgttShadow* ggtt = nullptr;
+    const PpgttShadow* ppgtt = nullptr;
 };
 
 struct IsolationReport {
     uint64_t ggtt_entries_checked = 0;
+    uint64_t ppgtt_tables_checked = 0;
+    uint64_t ppgtt_leaves_checked = 0;
     uint64_t violation_count = 0;
     std::vector<std::string> violations;  // the first few, described
 

@@ -115,6 +115,7 @@ public:
     void reset();
 
     const PpgttCounters& counters() const { return counters_; }
+    HostFrame scratch() const { return scratch_; }
     // Every live root with its shadow, for the isolation checker.
     void for_each_root(const std::function<void(const PpgttRoot&, const ShadowRoot&)>& fn) const;
 

@@ -5,7 +5,9 @@
 #include <vector>
 
 #include "fake_gpu_memory.hpp"
+#include "fake_hypervisor.hpp"
 #include "mediator/gtt/isolation.hpp"
+#include "mediator/gtt/ppgtt_shadow.hpp"
 
 using namespace xengt;
 using namespace xengt::mediator;
@@ -194,5 +196,60 @@ TEST_CASE("the isolation checker accepts a clean GGTT and names a planted leak",
         f.ggtt.table[kLowFirst + 2] = f.ggtt.table[kLowFirst];
         CHECK_THAT(check_isolation(f.ggtt, f.world, subjects).summary(),
                    Catch::Contains("asks for 0x2"));
+    }
+}
+
+TEST_CASE("the isolation checker walks shadow PPGTTs and names a planted leak",
+          "[ppgtt][isolation]") {
+    Fixture f;
+    FakePins other_pins(f.world, 8, kRamFrames);
+    FakeHypervisor hv;
+    PpgttShadow shadow(f.log, hv, f.pins, f.world, f.scratch);
+    // PML4 at gfn 1 -> PDP at 2 -> PD at 3 -> PT at 4 -> data at gfn 9.
+    auto put = [&](uint64_t table, unsigned index, uint64_t gfn) {
+        const uint64_t e = gfn << 12 | 3;
+        std::memcpy(hv.ram.data() + table * kPageSize + index * 8, &e, 8);
+    };
+    put(1, 0, 2);
+    put(2, 0, 3);
+    put(3, 0, 4);
+    put(4, 5, 9);
+    const std::optional<ShadowRoot> root = shadow.create({PpgttRoot::Levels::Four, {kPageSize}});
+    REQUIRE(root);
+    const IsolationSubject subjects[] = {{kDom, nullptr, &shadow}};
+    const IsolationReport clean = check_isolation(f.ggtt, f.world, subjects);
+    CHECK(clean.ok());
+    CHECK(clean.ppgtt_tables_checked == 4);
+    CHECK(clean.ppgtt_leaves_checked == 1);
+
+    // Find the shadow PT the way the GPU would, then corrupt its leaf.
+    HostFrame table = *root->tables[0];
+    for (int level = 4; level > 1; --level) {
+        uint64_t e = 0;
+        std::memcpy(&e, f.world.peek(table), 8);
+        table = HostFrame{GgttPte::frame_number(e)};
+    }
+    auto* pt = const_cast<std::byte*>(f.world.peek(table));
+    SECTION("a leaf naming another guest's frame") {
+        const uint64_t foreign = other_pins.pin(GuestFrame{9})->value() << 12 | 3;
+        std::memcpy(pt + 5 * 8, &foreign, 8);
+        CHECK_THAT(check_isolation(f.ggtt, f.world, subjects).summary(),
+                   Catch::Contains("owned by a guest (dom8)"));
+        other_pins.unpin(GuestFrame{9});
+    }
+    SECTION("a table that is the guest's own page") {
+        // Make the PD point at a guest page as if it were a page table.
+        const uint64_t own = f.pins.pin(GuestFrame{20})->value() << 12 | 3;
+        HostFrame pd = *root->tables[0];
+        for (int level = 4; level > 2; --level) {
+            uint64_t e = 0;
+            std::memcpy(&e, f.world.peek(pd), 8);
+            pd = HostFrame{GgttPte::frame_number(e)};
+        }
+        std::memcpy(const_cast<std::byte*>(f.world.peek(pd)) + 8, &own, 8);
+        CHECK_THAT(check_isolation(f.ggtt, f.world, subjects).summary(),
+                   Catch::Contains("table at host frame"));
+        std::memset(const_cast<std::byte*>(f.world.peek(pd)) + 8, 0, 8);
+        f.pins.unpin(GuestFrame{20});
     }
 }

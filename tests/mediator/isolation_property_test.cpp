@@ -12,6 +12,7 @@
 #include "mediator/gm_allocator.hpp"
 #include "mediator/gtt/ggtt_shadow.hpp"
 #include "mediator/gtt/isolation.hpp"
+#include "mediator/gtt/ppgtt_shadow.hpp"
 #include "test_support.hpp"
 
 using namespace xengt;
@@ -158,4 +159,139 @@ TEST_CASE("100k hostile and valid GGTT writes from three guests never break isol
     guests.clear();
     // Every pin returned: nothing of any guest stays mapped.
     CHECK(check_isolation(ggtt, world, {}).ok());
+}
+
+namespace {
+
+// A guest building and scribbling over 4-level page tables in its own RAM.
+// Frames 1..63 hold tables, 64..255 data; frame 1 is the PML4.
+struct PpgttGuest {
+    PpgttGuest(uint32_t id, FakeFrameWorld& world, HostFrame scratch)
+        : domid(id),
+          log("dom" + std::to_string(id)),
+          pins(world, id, kGuestRamFrames),
+          shadow(log, hv, pins, world, scratch) {}
+
+    void store(uint64_t gpa, uint64_t value, unsigned bytes) {
+        const auto size = *AccessSize::from_bytes(bytes);
+        // A protected page traps; anything else is a plain store into RAM,
+        // exactly what the hypervisor does with it.
+        if (!shadow.on_protected_write(GuestPhysAddr{gpa}, size, value)) {
+            hv.write_guest(GuestPhysAddr{gpa}, std::as_bytes(std::span(&value, 1)).first(bytes));
+        }
+    }
+    void build_initial_tree() {
+        // PML4[0] -> PDP at 2, PDP[0] -> PD at 3, PD[0..3] -> PTs at 4..7.
+        auto put = [&](uint64_t table, unsigned index, uint64_t gfn) {
+            store(table * kPageSize + index * 8, gfn << 12 | 3, 8);
+        };
+        put(1, 0, 2);
+        put(2, 0, 3);
+        for (unsigned i = 0; i < 4; ++i) {
+            put(3, i, 4 + i);
+        }
+        for (unsigned pt = 4; pt < 8; ++pt) {
+            for (unsigned i = 0; i < 512; i += 7) {
+                put(pt, i, 64 + (pt * 512 + i) % 192);
+            }
+        }
+    }
+
+    uint32_t domid;
+    FakeHypervisor hv;
+    GuestLog log;
+    FakePins pins;
+    PpgttShadow shadow;
+};
+
+}  // namespace
+
+TEST_CASE("100k hostile and valid PPGTT writes from three guests never break isolation",
+          "[isolation][property][ppgtt]") {
+    FakeGgtt ggtt(1024);
+    FakeFrameWorld world;
+    const HostFrame scratch = world.allocate()->frame;
+    std::vector<std::unique_ptr<PpgttGuest>> guests;
+    for (uint32_t d = 1; d <= 3; ++d) {
+        guests.push_back(std::make_unique<PpgttGuest>(d, world, scratch));
+        guests.back()->build_initial_tree();
+        REQUIRE(guests.back()->shadow.create({PpgttRoot::Levels::Four, {1 * kPageSize}}));
+    }
+    std::mt19937_64 rng(0xbadd);
+    auto entry_value = [&]() -> uint64_t {
+        switch (rng() % 6) {
+            case 0:
+            case 1:
+                return (64 + rng() % 192) << 12 | 3;  // a data page
+            case 2:
+                return (1 + rng() % 63) << 12 | 3;  // another table page, any level
+            case 3:
+                return (kGuestRamFrames + rng() % 100000) << 12 | 1;  // not its RAM
+            case 4:
+                return 0;
+            default:
+                return rng();  // garbage, huge-page bits included
+        }
+    };
+    uint64_t writes = 0;
+    for (unsigned batch = 0; batch < 100; ++batch) {
+        for (unsigned i = 0; i < 1000; ++i) {
+            PpgttGuest& g = *guests[rng() % guests.size()];
+            const uint64_t table = 1 + rng() % 63;
+            const uint64_t entry = rng() % 512;
+            const uint64_t value = entry_value();
+            switch (rng() % 8) {
+                case 0:  // two halves, as a 32-bit guest writes
+                    g.store(table * kPageSize + entry * 8, value & 0xffffffff, 4);
+                    g.store(table * kPageSize + entry * 8 + 4, value >> 32, 4);
+                    break;
+                case 1:  // a stray narrow store anywhere
+                    g.store(rng() % (kGuestRamFrames * kPageSize - 8), value, 1u << (rng() % 4));
+                    break;
+                case 2:  // roots come and go; the initial one stays
+                    if (rng() % 2 == 0) {
+                        (void)g.shadow.create({PpgttRoot::Levels::Four, {table * kPageSize}});
+                    } else {
+                        (void)g.shadow.destroy({PpgttRoot::Levels::Four, {table * kPageSize}});
+                    }
+                    break;
+                default:
+                    g.store(table * kPageSize + entry * 8, value, 8);
+                    break;
+            }
+            ++writes;
+        }
+        std::vector<IsolationSubject> subjects;
+        for (auto& g : guests) {
+            g->shadow.sync();  // what happens before every submission
+            subjects.push_back({g->domid, nullptr, &g->shadow});
+        }
+        const IsolationReport r = check_isolation(ggtt, world, subjects);
+        INFO("after batch " << batch << ": " << r.summary());
+        REQUIRE(r.ok());
+        REQUIRE(r.ppgtt_tables_checked > 0);
+    }
+    CHECK(writes == 100'000);
+    uint64_t full = 0;
+    uint64_t partial = 0;
+    uint64_t scratched = 0;
+    uint64_t huge = 0;
+    for (auto& g : guests) {
+        const PpgttCounters& c = g->shadow.counters();
+        full += c.full_writes;
+        partial += c.partial_writes;
+        scratched += c.scratch_entries;
+        huge += c.huge_entries_refused;
+    }
+    CHECK(full > 10'000);
+    CHECK(partial > 1'000);
+    CHECK(scratched > 100);
+    CHECK(huge > 100);
+
+    for (auto& g : guests) {
+        g->shadow.reset();
+        CHECK(g->pins.outstanding == 0);
+        CHECK(g->hv.protected_pages.empty());
+    }
+    CHECK(world.live_pages() == 1);  // only the scratch page
 }
