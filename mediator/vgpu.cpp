@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include "mediator/guest_log.hpp"
+#include "mediator/irq/virtual_irq.hpp"
 #include "mediator/mmio/bar0_layout.hpp"
 #include "mediator/mmio/ggtt_window.hpp"
 #include "mediator/mmio/register_file.hpp"
@@ -13,6 +15,7 @@
 #include "mediator/pci/config_space.hpp"
 #include "mediator/pci/msi.hpp"
 #include "mediator/pvinfo.hpp"
+#include "mediator/reset/engine_reset.hpp"
 
 namespace xengt::mediator {
 namespace {
@@ -24,7 +27,15 @@ constexpr uint32_t kIoData = 4;
 // MMIO_INDEX bit 0 set: the data port reaches the GGTT at byte offset index & ~1.
 constexpr uint32_t kIoIndexGgtt = 1;
 
+// vgt_cap is a percentage of the GPU's time (gvtg.md §1.1).
+constexpr uint32_t kMaxCapPercent = 100;
+
 VgpuConfig presented(VgpuConfig config) {
+    if (config.cap_percent > kMaxCapPercent) {
+        throw std::invalid_argument(config.name + ": vgt_cap " +
+                                    std::to_string(config.cap_percent) +
+                                    " is not a percentage (0 = no cap, 1-100)");
+    }
     const uint64_t requested = config.aperture_bytes;
     config.aperture_bytes = pci::presented_aperture_size(requested);
     if (config.aperture_bytes != requested) {
@@ -47,16 +58,23 @@ std::optional<uint64_t> offset_in(const std::optional<GuestPhysAddr>& base, uint
 
 }  // namespace
 
-struct Vgpu::Impl {
+struct Vgpu::Impl final : VgpuEvents {
     Impl(VgpuConfig c, HypervisorPort& p)
         : config(presented(std::move(c))),
           port(p),
           log(config.name),
           cfg(pci::vgpu_config_fields(config), log),
           bars(config.aperture_bytes),
-          regs(log, counters.untracked) {
+          regs(log, counters.untracked, this) {
         pvinfo_populate(regs.context(), config);
     }
+
+    // VgpuEvents: what register handlers ask of the vGPU.
+    bool raise_msi() override;
+    void reset_request(ResetScope scope) override { reset(scope); }
+
+    void reset(ResetScope scope);
+    void on_device_reset();
 
     // Where a memory access lands.
     enum class Target { None, Bar0, Bar2, Straddle };
@@ -177,6 +195,55 @@ TrapResult Vgpu::Impl::io_data_write(uint32_t value) {
     return regs.write(io_index, AccessSize::dword(), value);
 }
 
+bool Vgpu::Impl::raise_msi() {
+    const pci::MsiMessage msi = pci::msi_message(cfg);
+    if (!msi.enabled) {
+        ++counters.msi_suppressed_disabled;
+        return false;
+    }
+    port.inject_msi(msi.address, msi.data);
+    ++counters.msi_raised;
+    return true;
+}
+
+void Vgpu::Impl::reset(ResetScope scope) {
+    if (scope.kind == ResetScope::Kind::Device) {
+        on_device_reset();
+        ++counters.device_resets;
+        XENGT_GUEST_LOG(log, LogLevel::Info,
+                        "device reset (FLR): registers, PVINFO, interrupts and config space "
+                        "back to reset values");
+        return;
+    }
+    if (scope.mask == 0) {
+        return;
+    }
+    reset::reset_engines(regs, scope.mask);
+    ++counters.engine_resets;
+    XENGT_GUEST_LOG(log, LogLevel::Info,
+                    "engine reset (%s): engine registers and pending interrupts back to defaults",
+                    reset::engine_names(scope.mask).c_str());
+}
+
+// Everything a function level reset puts back. Each part of the vGPU with
+// guest-visible state belongs here.
+void Vgpu::Impl::on_device_reset() {
+    // Registers, including the virtual interrupt state (it lives in vregs).
+    regs.reset();
+    pvinfo_populate(regs.context(), config);
+    // BAR4 MMIO_INDEX.
+    io_index = 0;
+
+    // ---- GGTT/PPGTT reset hooks here. ----
+    // (The guest's GGTT view, shadow page tables and protected pages are
+    // reset by the GTT code; nothing of theirs is reset yet.)
+
+    // Config space: BARs and COMMAND too (the guest OS restores them), so
+    // decode is off and the hypervisor stops trapping the old windows.
+    cfg.reset();
+    refresh_windows();
+}
+
 void Vgpu::Impl::refresh_windows() {
     if (bars.update(cfg)) {
         ++counters.trap_window_updates;
@@ -205,6 +272,10 @@ TrapResult Vgpu::config_write(uint32_t reg, AccessSize size, uint64_t value) {
     Impl& m = *impl_;
     ++m.counters.config_writes;
     const TrapResult r = m.cfg.write(reg, size, value);
+    if (r == TrapResult::Handled && pci::requests_flr(reg, size.bytes(), value)) {
+        m.reset(ResetScope::device());  // includes the window update
+        return m.tally(r);
+    }
     // Only COMMAND and the BARs change what the device decodes. A handled
     // write has reg < 256, so reg + size cannot wrap.
     const uint32_t end = reg + size.bytes();
@@ -306,12 +377,15 @@ uint32_t Vgpu::peek_register(MmioOffset offset) const {
 }
 
 bool Vgpu::signal_msi() {
-    const pci::MsiMessage msi = pci::msi_message(impl_->cfg);
-    if (!msi.enabled) {
-        return false;
-    }
-    impl_->port.inject_msi(msi.address, msi.data);
-    return true;
+    return impl_->raise_msi();
+}
+
+IrqOutcome Vgpu::raise_interrupt(InterruptEvent event) {
+    return irq::raise(impl_->regs.context(), event);
+}
+
+void Vgpu::reset(ResetScope scope) {
+    impl_->reset(scope);
 }
 
 bool Vgpu::pv_aware() const {

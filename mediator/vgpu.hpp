@@ -12,7 +12,9 @@
 #include <string>
 
 #include "mediator/hypervisor_port.hpp"
+#include "mediator/irq/interrupt_event.hpp"
 #include "mediator/trap.hpp"
+#include "mediator/vgpu_events.hpp"
 
 namespace xengt::mediator {
 
@@ -41,6 +43,20 @@ struct VgpuConfig {
     GmRange mappable{GmAddr{MiB(128)}, MiB(64)};
     GmRange hidden{GmAddr{MiB(512)}, MiB(384)};
     uint32_t fences = 4;
+
+    // xl.cfg vgt_primary (gvtg.md §1.1; QEMU hard-wired 1). True: the vGPU
+    // is the guest's primary display and presents class 0x030000 (VGA
+    // compatible). False: class 0x038000 (other display controller), so the
+    // guest's firmware and OS keep an emulated VGA as boot display while
+    // i915 still binds. Legacy VGA (I/O 0x3B0-0x3DF, 0xA0000, a VGA BIOS) is
+    // never emulated.
+    bool primary = true;
+
+    // xl.cfg vgt_cap: the most of the GPU's render time this guest may use,
+    // in percent; 0 = no cap. Must be 0..100 (Vgpu throws otherwise).
+    // Stored and published only: the scheduler that will enforce it does not
+    // exist yet.
+    uint32_t cap_percent = 0;
 };
 
 // Per-vGPU counters: cheap, and they answer "what is this guest doing".
@@ -57,10 +73,16 @@ struct VgpuCounters {
     uint64_t rejected = 0;   // decoded but refused (width, alignment, read-only, ...)
     uint64_t untracked = 0;  // register accesses that hit no table row (plain vreg)
     uint64_t trap_window_updates = 0;
+    uint64_t msi_raised = 0;               // MSIs injected into the guest
+    uint64_t msi_suppressed_disabled = 0;  // MSIs due while the guest had MSI disabled
+    uint64_t engine_resets = 0;            // engine resets (one per request, any engines)
+    uint64_t device_resets = 0;            // function level resets
 };
 
 class Vgpu final : public TrapTarget {
 public:
+    // Throws std::invalid_argument for a config it cannot present
+    // (cap_percent above 100).
     Vgpu(VgpuConfig config, HypervisorPort& hypervisor);
     ~Vgpu() override;
     Vgpu(const Vgpu&) = delete;
@@ -81,9 +103,20 @@ public:
     // daemon's status output and for tests).
     uint32_t peek_register(MmioOffset offset) const;
 
-    // Raise the vGPU's interrupt: if the guest enabled its MSI capability,
-    // inject the message exactly as programmed and return true; else false.
+    // Send the vGPU's MSI now, bypassing the interrupt registers: if the
+    // guest enabled its MSI capability, inject the message exactly as
+    // programmed and return true; else false. Counted either way.
     bool signal_msi();
+
+    // An interrupt event (from emulated engines or display): latched into
+    // the event's IIR and delivered as an MSI per the two-level rule of
+    // intel-gpu.md §6.2 (see irq/virtual_irq.hpp).
+    IrqOutcome raise_interrupt(InterruptEvent event);
+
+    // Reset the vGPU or some of its engines, as GEN6_GDRST and PCIe FLR do
+    // when the guest asks (see ResetScope). A device reset also turns off
+    // BAR decode, and the hypervisor is told the new (empty) trap windows.
+    void reset(ResetScope scope);
 
     // True once the guest has read the PVINFO page (it knows it is a vGPU).
     bool pv_aware() const;
