@@ -71,9 +71,18 @@ TrapResult pvinfo_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
                             value);
             return TrapResult::Rejected;
         }
-        // Recorded only; shadowing the announced PPGTTs is later work.
         ++ctx.pvinfo.g2v_counts[value];
         ctx.vreg(offset) = value;
+        if (ctx.events != nullptr) {
+            uint64_t pdp[4];
+            for (uint32_t i = 0; i < 4; ++i) {
+                const uint32_t at = kPvinfoBase + kPdp + 8 * i;
+                pdp[i] = uint64_t{ctx.vreg(at + 4)} << 32 | ctx.vreg(at);
+            }
+            if (!ctx.events->g2v_notify(value, pdp)) {
+                return TrapResult::Rejected;
+            }
+        }
         return TrapResult::Handled;
     }
     if (guest_writable(field)) {

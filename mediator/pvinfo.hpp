@@ -56,6 +56,10 @@ inline constexpr uint32_t kCursorHotUnset = 0xFFFFFFFF;
 // g2v_notify codes 1..7 exist (1 is a legacy no-op, 2..7 PPGTT/context
 // create/destroy); VGT_G2V_MAX is 8.
 inline constexpr uint32_t kG2vMax = 8;
+inline constexpr uint32_t kG2vPpgttL3Create = 2;
+inline constexpr uint32_t kG2vPpgttL3Destroy = 3;
+inline constexpr uint32_t kG2vPpgttL4Create = 4;
+inline constexpr uint32_t kG2vPpgttL4Destroy = 5;
 }  // namespace pvinfo
 
 struct PvInfoState {

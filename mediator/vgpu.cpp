@@ -4,10 +4,13 @@
 #include <array>
 #include <cstring>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include "mediator/gtt/ggtt_shadow.hpp"
+#include "mediator/gtt/ppgtt_shadow.hpp"
 #include "mediator/guest_log.hpp"
+#include "mediator/irq/virtual_irq.hpp"
 #include "mediator/mmio/bar0_layout.hpp"
 #include "mediator/mmio/ggtt_window.hpp"
 #include "mediator/mmio/register_file.hpp"
@@ -16,6 +19,7 @@
 #include "mediator/pci/config_space.hpp"
 #include "mediator/pci/msi.hpp"
 #include "mediator/pvinfo.hpp"
+#include "mediator/reset/engine_reset.hpp"
 
 namespace xengt::mediator {
 namespace {
@@ -27,7 +31,15 @@ constexpr uint32_t kIoData = 4;
 // MMIO_INDEX bit 0 set: the data port reaches the GGTT at byte offset index & ~1.
 constexpr uint32_t kIoIndexGgtt = 1;
 
+// vgt_cap is a percentage of the GPU's time (gvtg.md §1.1).
+constexpr uint32_t kMaxCapPercent = 100;
+
 VgpuConfig presented(VgpuConfig config) {
+    if (config.cap_percent > kMaxCapPercent) {
+        throw std::invalid_argument(config.name + ": vgt_cap " +
+                                    std::to_string(config.cap_percent) +
+                                    " is not a percentage (0 = no cap, 1-100)");
+    }
     const uint64_t requested = config.aperture_bytes;
     config.aperture_bytes = pci::presented_aperture_size(requested);
     if (config.aperture_bytes != requested) {
@@ -50,19 +62,20 @@ std::optional<uint64_t> offset_in(const std::optional<GuestPhysAddr>& base, uint
 
 }  // namespace
 
-struct Vgpu::Impl {
+struct Vgpu::Impl final : VgpuEvents {
     Impl(VgpuConfig c, HypervisorPort& p, std::optional<GpuLink> g)
         : config(presented(std::move(c))),
           port(p),
           log(config.name),
           cfg(pci::vgpu_config_fields(config), log),
           bars(config.aperture_bytes),
-          regs(log, counters.untracked),
+          regs(log, counters.untracked, this),
           gpu(g) {
         pvinfo_populate(regs.context(), config);
         if (gpu) {
             ggtt_shadow = std::make_unique<GgttShadow>(log, config.mappable, config.hidden,
                                                        *gpu->pins, *gpu->ggtt, gpu->scratch);
+            ppgtt = std::make_unique<PpgttShadow>(log, port, *gpu->pins, *gpu->pool, gpu->scratch);
             if (config.ggtt_strategy == GgttStrategy::RamBacked) {
                 backing = port.ggtt_ram_backing();
                 if (backing == nullptr) {
@@ -72,6 +85,18 @@ struct Vgpu::Impl {
             }
         }
     }
+
+    // VgpuEvents: what register handlers ask of the vGPU.
+    bool raise_msi() override;
+    void reset_request(ResetScope scope) override { reset(scope); }
+    void ggtt_flush() override {
+        ++counters.ggtt_flushes;
+        sync_gtt();
+    }
+    bool g2v_notify(uint32_t code, const uint64_t (&pdp)[4]) override;
+
+    void reset(ResetScope scope);
+    void on_device_reset();
 
     // Where a memory access lands.
     enum class Target { None, Bar0, Bar2, Straddle };
@@ -116,6 +141,7 @@ struct Vgpu::Impl {
     std::optional<GpuLink> gpu;
     // Declared after everything it logs through; destroyed first.
     std::unique_ptr<GgttShadow> ggtt_shadow;
+    std::unique_ptr<PpgttShadow> ppgtt;
     GgttRamBacking* backing = nullptr;  // owned by the hypervisor port
 };
 
@@ -257,6 +283,26 @@ void Vgpu::Impl::sync_gtt() {
     } else {
         ggtt_shadow->flush();
     }
+    ppgtt->sync();
+}
+
+bool Vgpu::Impl::g2v_notify(uint32_t code, const uint64_t (&pdp)[4]) {
+    // Codes per intel-gpu.md §9.4: 2/3 L3 create/destroy, 4/5 L4, 6/7
+    // execlist contexts (nothing to shadow for those).
+    if (code < pvinfo::kG2vPpgttL3Create || code > pvinfo::kG2vPpgttL4Destroy) {
+        return true;
+    }
+    if (!ppgtt) {
+        return true;  // no GPU behind this vGPU: recorded only
+    }
+    const bool four = code >= pvinfo::kG2vPpgttL4Create;
+    const bool create = code % 2 == 0;
+    PpgttRoot root{four ? PpgttRoot::Levels::Four : PpgttRoot::Levels::Three,
+                   {pdp[0], four ? 0 : pdp[1], four ? 0 : pdp[2], four ? 0 : pdp[3]}};
+    if (create) {
+        return ppgtt->create(root).has_value();
+    }
+    return ppgtt->destroy(root);
 }
 
 TrapRead Vgpu::Impl::bar0_read(uint64_t offset, AccessSize size) {
@@ -305,6 +351,65 @@ TrapResult Vgpu::Impl::io_data_write(uint32_t value) {
         return ggtt_write(io_index & ~kIoIndexGgtt, AccessSize::dword(), value);
     }
     return regs.write(io_index, AccessSize::dword(), value);
+}
+
+bool Vgpu::Impl::raise_msi() {
+    const pci::MsiMessage msi = pci::msi_message(cfg);
+    if (!msi.enabled) {
+        ++counters.msi_suppressed_disabled;
+        return false;
+    }
+    port.inject_msi(msi.address, msi.data);
+    ++counters.msi_raised;
+    return true;
+}
+
+void Vgpu::Impl::reset(ResetScope scope) {
+    if (scope.kind == ResetScope::Kind::Device) {
+        on_device_reset();
+        ++counters.device_resets;
+        XENGT_GUEST_LOG(log, LogLevel::Info,
+                        "device reset (FLR): registers, PVINFO, interrupts and config space "
+                        "back to reset values");
+        return;
+    }
+    if (scope.mask == 0) {
+        return;
+    }
+    reset::reset_engines(regs, scope.mask);
+    ++counters.engine_resets;
+    XENGT_GUEST_LOG(log, LogLevel::Info,
+                    "engine reset (%s): engine registers and pending interrupts back to defaults",
+                    reset::engine_names(scope.mask).c_str());
+}
+
+// Everything a function level reset puts back. Each part of the vGPU with
+// guest-visible state belongs here.
+void Vgpu::Impl::on_device_reset() {
+    // Registers, including the virtual interrupt state (it lives in vregs).
+    regs.reset();
+    pvinfo_populate(regs.context(), config);
+    // BAR4 MMIO_INDEX.
+    io_index = 0;
+
+    // Graphics memory: the guest's GGTT view is empty again (its RAM backing
+    // too), every shadow PPGTT is dropped and its pages unprotected, and the
+    // physical entries of the partition point at scratch.
+    ggtt.clear();
+    if (ggtt_shadow) {
+        if (backing != nullptr) {
+            for (uint32_t page = 0; page < GgttRamBacking::kPages; ++page) {
+                std::memset(backing->page(page), 0, kPageSize);
+            }
+        }
+        ppgtt->reset();
+        ggtt_shadow->reset();
+    }
+
+    // Config space: BARs and COMMAND too (the guest OS restores them), so
+    // decode is off and the hypervisor stops trapping the old windows.
+    cfg.reset();
+    refresh_windows();
 }
 
 void Vgpu::Impl::refresh_windows() {
@@ -373,6 +478,10 @@ TrapResult Vgpu::config_write(uint32_t reg, AccessSize size, uint64_t value) {
     Impl& m = *impl_;
     ++m.counters.config_writes;
     const TrapResult r = m.cfg.write(reg, size, value);
+    if (r == TrapResult::Handled && pci::requests_flr(reg, size.bytes(), value)) {
+        m.reset(ResetScope::device());  // includes the window update
+        return m.tally(r);
+    }
     // Only COMMAND and the BARs change what the device decodes. A handled
     // write has reg < 256, so reg + size cannot wrap.
     const uint32_t end = reg + size.bytes();
@@ -420,6 +529,9 @@ TrapResult Vgpu::mmio_write(GuestPhysAddr addr, AccessSize size, uint64_t value)
             return m.tally(TrapResult::Rejected);
         case Impl::Target::None:
             break;
+    }
+    if (m.ppgtt && m.ppgtt->on_protected_write(addr, size, value)) {
+        return TrapResult::Handled;  // a write to a guest page table we shadow
     }
     XENGT_GUEST_LOG(m.log, LogLevel::Debug, "MMIO write at 0x%llx decodes to no BAR",
                     static_cast<unsigned long long>(addr.value()));
@@ -470,12 +582,15 @@ uint32_t Vgpu::peek_register(MmioOffset offset) const {
 }
 
 bool Vgpu::signal_msi() {
-    const pci::MsiMessage msi = pci::msi_message(impl_->cfg);
-    if (!msi.enabled) {
-        return false;
-    }
-    impl_->port.inject_msi(msi.address, msi.data);
-    return true;
+    return impl_->raise_msi();
+}
+
+IrqOutcome Vgpu::raise_interrupt(InterruptEvent event) {
+    return irq::raise(impl_->regs.context(), event);
+}
+
+void Vgpu::reset(ResetScope scope) {
+    impl_->reset(scope);
 }
 
 bool Vgpu::pv_aware() const {
@@ -492,6 +607,10 @@ void Vgpu::sync_gtt() {
 
 const GgttShadow* Vgpu::ggtt_shadow() const {
     return impl_->ggtt_shadow.get();
+}
+
+const PpgttShadow* Vgpu::ppgtt_shadow() const {
+    return impl_->ppgtt.get();
 }
 
 uint64_t Vgpu::g2v_notify_count(uint32_t code) const {

@@ -15,7 +15,9 @@
 #include "mediator/gtt/host_frames.hpp"
 #include "mediator/gtt/physical_ggtt.hpp"
 #include "mediator/hypervisor_port.hpp"
+#include "mediator/irq/interrupt_event.hpp"
 #include "mediator/trap.hpp"
+#include "mediator/vgpu_events.hpp"
 
 namespace xengt::mediator {
 
@@ -54,6 +56,20 @@ struct VgpuConfig {
 
     // RAM-backed where the hypervisor provides a backing, else trapped.
     GgttStrategy ggtt_strategy = GgttStrategy::RamBacked;
+
+    // xl.cfg vgt_primary (gvtg.md §1.1; QEMU hard-wired 1). True: the vGPU
+    // is the guest's primary display and presents class 0x030000 (VGA
+    // compatible). False: class 0x038000 (other display controller), so the
+    // guest's firmware and OS keep an emulated VGA as boot display while
+    // i915 still binds. Legacy VGA (I/O 0x3B0-0x3DF, 0xA0000, a VGA BIOS) is
+    // never emulated.
+    bool primary = true;
+
+    // xl.cfg vgt_cap: the most of the GPU's render time this guest may use,
+    // in percent; 0 = no cap. Must be 0..100 (Vgpu throws otherwise).
+    // Stored and published only: the scheduler that will enforce it does not
+    // exist yet.
+    uint32_t cap_percent = 0;
 };
 
 // The GPU side of a vGPU: where its translated GGTT entries go and how guest
@@ -82,13 +98,19 @@ struct VgpuCounters {
     uint64_t ggtt_flushes = 0;    // GFX_FLSH_CNTL writes
     uint64_t aperture_reads = 0;  // BAR2 accesses that reached the guest's slice
     uint64_t aperture_writes = 0;
-    uint64_t aperture_unmapped = 0;  // BAR2 accesses to entries mapping nothing
+    uint64_t aperture_unmapped = 0;        // BAR2 accesses to entries mapping nothing
+    uint64_t msi_raised = 0;               // MSIs injected into the guest
+    uint64_t msi_suppressed_disabled = 0;  // MSIs due while the guest had MSI disabled
+    uint64_t engine_resets = 0;            // engine resets (one per request, any engines)
+    uint64_t device_resets = 0;            // function level resets
 };
 
 class Vgpu final : public TrapTarget {
 public:
     // Without a GpuLink the vGPU stores what the guest writes to its GGTT but
     // translates nothing (configuration-space and register work only).
+    // Throws std::invalid_argument for a config it cannot present
+    // (cap_percent above 100).
     Vgpu(VgpuConfig config, HypervisorPort& hypervisor, std::optional<GpuLink> gpu = std::nullopt);
     ~Vgpu() override;
     Vgpu(const Vgpu&) = delete;
@@ -109,9 +131,20 @@ public:
     // daemon's status output and for tests).
     uint32_t peek_register(MmioOffset offset) const;
 
-    // Raise the vGPU's interrupt: if the guest enabled its MSI capability,
-    // inject the message exactly as programmed and return true; else false.
+    // Send the vGPU's MSI now, bypassing the interrupt registers: if the
+    // guest enabled its MSI capability, inject the message exactly as
+    // programmed and return true; else false. Counted either way.
     bool signal_msi();
+
+    // An interrupt event (from emulated engines or display): latched into
+    // the event's IIR and delivered as an MSI per the two-level rule of
+    // intel-gpu.md §6.2 (see irq/virtual_irq.hpp).
+    IrqOutcome raise_interrupt(InterruptEvent event);
+
+    // Reset the vGPU or some of its engines, as GEN6_GDRST and PCIe FLR do
+    // when the guest asks (see ResetScope). A device reset also turns off
+    // BAR decode, and the hypervisor is told the new (empty) trap windows.
+    void reset(ResetScope scope);
 
     // True once the guest has read the PVINFO page (it knows it is a vGPU).
     bool pv_aware() const;
@@ -124,8 +157,10 @@ public:
     // Bring the physical GGTT up to date with what the guest wrote; the
     // workload path calls this before every submission.
     void sync_gtt();
-    // The vGPU's GGTT share, for the isolation checker (nullptr without a GpuLink).
+    // The vGPU's GGTT share and shadow PPGTTs, for the isolation checker
+    // (nullptr without a GpuLink).
     const class GgttShadow* ggtt_shadow() const;
+    const class PpgttShadow* ppgtt_shadow() const;
 
 private:
     struct Impl;

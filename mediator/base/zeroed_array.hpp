@@ -8,6 +8,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <cstring>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -38,6 +39,14 @@ public:
 
     T* get() const { return data_; }
     size_t size() const { return count_; }
+
+    // Back to all zeros, handing committed pages back to the kernel (a private
+    // anonymous page dropped with MADV_DONTNEED reads as zero again).
+    void clear() {
+        if (madvise(data_, bytes(), MADV_DONTNEED) != 0) {
+            std::memset(static_cast<void*>(data_), 0, bytes());
+        }
+    }
 
 private:
     size_t bytes() const { return count_ * sizeof(T); }

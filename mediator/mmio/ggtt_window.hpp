@@ -27,6 +27,14 @@ public:
 
     size_t chunks_allocated() const { return allocated_; }
 
+    // Every entry back to zero (a device reset), chunks released.
+    void clear() {
+        for (auto& c : chunks_) {
+            c.reset();
+        }
+        allocated_ = 0;
+    }
+
 private:
     // One page of table: 512 entries.
     static constexpr uint32_t kChunkBytes = 4096;

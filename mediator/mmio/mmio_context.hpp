@@ -8,6 +8,7 @@
 
 #include "mediator/guest_log.hpp"
 #include "mediator/mmio/bar0_layout.hpp"
+#include "mediator/vgpu_events.hpp"
 
 namespace xengt::mediator {
 struct PvInfoState;
@@ -19,6 +20,10 @@ struct MmioContext {
     std::span<uint32_t, kRegisterDwords> vregs;  // one entry per BAR0 register dword
     PvInfoState& pvinfo;
     GuestLog& log;
+    // The owning vGPU, for the few effects beyond the register file (MSI,
+    // resets); see vgpu_events.hpp. Null in a bare register file (tests):
+    // handlers then skip those effects.
+    VgpuEvents* events = nullptr;
 
     // The vreg holding byte `offset`. Callers pass offsets below 2 MiB; the
     // mask only makes a caller bug alias instead of overrunning.

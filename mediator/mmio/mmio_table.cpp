@@ -4,7 +4,9 @@
 #include <vector>
 
 #include "mediator/base/register_rows.hpp"
+#include "mediator/irq/virtual_irq.hpp"
 #include "mediator/pvinfo.hpp"
+#include "mediator/reset/engine_reset.hpp"
 
 namespace xengt::mediator::mmio {
 namespace {
@@ -19,19 +21,34 @@ constexpr MmioRow read_only(uint32_t offset, const char* name, uint32_t init) {
 constexpr MmioRow masked(uint32_t offset, const char* name, uint32_t init) {
     return {offset, 4, name, RegPolicy::Masked, init, 0, nullptr, nullptr};
 }
-constexpr MmioRow rw1c(uint32_t offset, const char* name) {
-    return {offset, 4, name, RegPolicy::Rw1c, 0, 0, nullptr, nullptr};
-}
 constexpr MmioRow custom(uint32_t offset, uint32_t size, const char* name, RegReadFn read,
                          RegWriteFn write) {
     return {offset, size, name, RegPolicy::Custom, 0, 0, read, write};
 }
+// Interrupt bank registers (intel-gpu.md §6): ISR is status the guest only
+// reads; IMR, IIR and IER writes go through the delivery rule.
+constexpr MmioRow irq_isr(uint32_t offset, const char* name) {
+    return read_only(offset, name, 0);
+}
+constexpr MmioRow irq_imr(uint32_t offset, const char* name) {
+    return {offset, 4, name, RegPolicy::Custom, irq::kImrReset, 0, nullptr, irq::bank_write};
+}
+constexpr MmioRow irq_iir(uint32_t offset, const char* name) {
+    return {offset, 4, name, RegPolicy::Custom, 0, 0, nullptr, irq::bank_write};
+}
+constexpr MmioRow irq_ier(uint32_t offset, const char* name) {
+    return {offset, 4, name, RegPolicy::Custom, 0, 0, nullptr, irq::bank_write};
+}
+constexpr MmioRow reset_ctl(uint32_t engine_base, const char* name) {
+    return custom(engine_base + reset::kResetCtl, 4, name, reset::reset_ctl_read,
+                  reset::reset_ctl_write);
+}
 
 // Engine MMIO bases (intel-gpu.md §4.1).
-constexpr uint32_t kRcs = 0x02000;
-constexpr uint32_t kVcs = 0x12000;
-constexpr uint32_t kVecs = 0x1A000;
-constexpr uint32_t kBcs = 0x22000;
+constexpr uint32_t kRcs = reset::kRcsBase;
+constexpr uint32_t kVcs = reset::kVcsBase;
+constexpr uint32_t kVecs = reset::kVecsBase;
+constexpr uint32_t kBcs = reset::kBcsBase;
 // Per-engine register offsets from the base (§4.2).
 constexpr uint32_t kMiMode = 0x09C;
 constexpr uint32_t kModeGen7 = 0x29C;
@@ -41,6 +58,14 @@ constexpr uint32_t kModeIdle = 1u << 9;
 // GEN8_FUSE2 as the lab's i915 wanted it: slice 0 with subslices 0-2 present
 // (24 EUs); zeros make i915 WARN in its SSEU setup.
 constexpr uint32_t kFuse2Skl = 0x02800000;
+
+TrapResult gfx_flush_write(MmioContext& ctx, uint32_t offset, uint32_t value, uint32_t) {
+    ctx.vreg(offset) = value;
+    if (ctx.events != nullptr) {
+        ctx.events->ggtt_flush();
+    }
+    return TrapResult::Handled;
+}
 
 constexpr MmioRow kRows[] = {
     // PVINFO page: vGPU detection, GM slices, g2v notifications (§9).
@@ -64,19 +89,73 @@ constexpr MmioRow kRows[] = {
     masked(kVcs + kCsbPtr, "VCS_CONTEXT_STATUS_PTR", 0),
     masked(kVecs + kCsbPtr, "VECS_CONTEXT_STATUS_PTR", 0),
 
-    // GEN8_GT_IIR(0..3): interrupt identity, write 1 to clear (§6.1).
-    rw1c(0x44308, "GEN8_GT_IIR0"),
-    rw1c(0x44318, "GEN8_GT_IIR1"),
-    rw1c(0x44328, "GEN8_GT_IIR2"),
-    rw1c(0x44338, "GEN8_GT_IIR3"),
+    // RING_RESET_CTL: masked reset request / ready-to-reset handshake (§4.2).
+    reset_ctl(kRcs, "RCS_RESET_CTL"),
+    reset_ctl(kBcs, "BCS_RESET_CTL"),
+    reset_ctl(kVcs, "VCS_RESET_CTL"),
+    reset_ctl(kVecs, "VECS_RESET_CTL"),
+    // GEN6_GDRST: engine reset; reads back 0 once done, i.e. at once (§4.2).
+    custom(reset::kGdrst, 4, "GEN6_GDRST", nullptr, reset::gdrst_write),
+
+    // GEN8_MASTER_IRQ: bit 31 enable, bits 30:0 computed level-1 status (§6.1, §6.2).
+    custom(irq::kMasterIrq, 4, "GEN8_MASTER_IRQ", irq::master_read, irq::master_write),
+    // GT banks 0..3 (§6.1).
+    irq_isr(0x44300, "GEN8_GT_ISR0"),
+    irq_imr(0x44304, "GEN8_GT_IMR0"),
+    irq_iir(0x44308, "GEN8_GT_IIR0"),
+    irq_ier(0x4430C, "GEN8_GT_IER0"),
+    irq_isr(0x44310, "GEN8_GT_ISR1"),
+    irq_imr(0x44314, "GEN8_GT_IMR1"),
+    irq_iir(0x44318, "GEN8_GT_IIR1"),
+    irq_ier(0x4431C, "GEN8_GT_IER1"),
+    irq_isr(0x44320, "GEN8_GT_ISR2"),
+    irq_imr(0x44324, "GEN8_GT_IMR2"),
+    irq_iir(0x44328, "GEN8_GT_IIR2"),
+    irq_ier(0x4432C, "GEN8_GT_IER2"),
+    irq_isr(0x44330, "GEN8_GT_ISR3"),
+    irq_imr(0x44334, "GEN8_GT_IMR3"),
+    irq_iir(0x44338, "GEN8_GT_IIR3"),
+    irq_ier(0x4433C, "GEN8_GT_IER3"),
+    // Display engine: pipes A/B/C, port, misc (§6.1).
+    irq_isr(0x44400, "GEN8_DE_PIPE_ISR_A"),
+    irq_imr(0x44404, "GEN8_DE_PIPE_IMR_A"),
+    irq_iir(0x44408, "GEN8_DE_PIPE_IIR_A"),
+    irq_ier(0x4440C, "GEN8_DE_PIPE_IER_A"),
+    irq_isr(0x44410, "GEN8_DE_PIPE_ISR_B"),
+    irq_imr(0x44414, "GEN8_DE_PIPE_IMR_B"),
+    irq_iir(0x44418, "GEN8_DE_PIPE_IIR_B"),
+    irq_ier(0x4441C, "GEN8_DE_PIPE_IER_B"),
+    irq_isr(0x44420, "GEN8_DE_PIPE_ISR_C"),
+    irq_imr(0x44424, "GEN8_DE_PIPE_IMR_C"),
+    irq_iir(0x44428, "GEN8_DE_PIPE_IIR_C"),
+    irq_ier(0x4442C, "GEN8_DE_PIPE_IER_C"),
+    irq_isr(0x44440, "GEN8_DE_PORT_ISR"),
+    irq_imr(0x44444, "GEN8_DE_PORT_IMR"),
+    irq_iir(0x44448, "GEN8_DE_PORT_IIR"),
+    irq_ier(0x4444C, "GEN8_DE_PORT_IER"),
+    irq_isr(0x44460, "GEN8_DE_MISC_ISR"),
+    irq_imr(0x44464, "GEN8_DE_MISC_IMR"),
+    irq_iir(0x44468, "GEN8_DE_MISC_IIR"),
+    irq_ier(0x4446C, "GEN8_DE_MISC_IER"),
+    // PCU (§6.1).
+    irq_isr(0x444E0, "GEN8_PCU_ISR"),
+    irq_imr(0x444E4, "GEN8_PCU_IMR"),
+    irq_iir(0x444E8, "GEN8_PCU_IIR"),
+    irq_ier(0x444EC, "GEN8_PCU_IER"),
+    // South display (PCH): GMBUS and hotplug (§6.1).
+    irq_isr(0xC4000, "SDEISR"),
+    irq_imr(0xC4004, "SDEIMR"),
+    irq_iir(0xC4008, "SDEIIR"),
+    irq_ier(0xC400C, "SDEIER"),
 
     // GEN8_FUSE2: fused-off slices/subslices are a fact of the part (lab notes #6).
     read_only(0x09120, "GEN8_FUSE2", kFuse2Skl),
 
     // Fence registers: 32 x 64-bit at 0x100000 (§8.1); plain until remapped.
     plain(0x100000, 32 * 8, "FENCE_REG_GEN6"),
-    // GFX_FLSH_CNTL_GEN6: i915 writes 1 after GGTT updates (§2.3).
-    plain(0x101008, 4, "GFX_FLSH_CNTL_GEN6"),
+    // GFX_FLSH_CNTL_GEN6: i915 writes 1 after GGTT updates (§2.3); that is
+    // when a RAM-backed GGTT is applied.
+    custom(0x101008, 4, "GFX_FLSH_CNTL_GEN6", nullptr, gfx_flush_write),
 };
 
 // The table is code; a malformed row fails the build, not a guest access.

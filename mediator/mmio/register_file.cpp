@@ -1,21 +1,46 @@
 #include "mediator/mmio/register_file.hpp"
 
+#include <algorithm>
+
 #include "mediator/mmio/mmio_table.hpp"
 #include "mediator/mmio/reg_policy.hpp"
 
 namespace xengt::mediator::mmio {
 
-RegisterFile::RegisterFile(GuestLog& log, uint64_t& untracked)
+RegisterFile::RegisterFile(GuestLog& log, uint64_t& untracked, VgpuEvents* events)
     : vregs_(kRegisterDwords),
       log_(log),
       untracked_(untracked),
-      ctx_{std::span<uint32_t, kRegisterDwords>(vregs_.get(), kRegisterDwords), pvinfo_, log} {
+      ctx_{std::span<uint32_t, kRegisterDwords>(vregs_.get(), kRegisterDwords), pvinfo_, log,
+           events} {
+    apply_row_defaults();
+}
+
+void RegisterFile::apply_row_defaults() {
     for (const MmioRow& row : mmio_table()) {
         if (row.init == 0) {
             continue;  // already zero; writing it would commit the page
         }
         for (uint32_t off = row.offset; off < row.offset + row.size; off += 4) {
             ctx_.vreg(off) = row.init;
+        }
+    }
+}
+
+void RegisterFile::reset() {
+    vregs_.clear();
+    apply_row_defaults();
+    pvinfo_.pv_aware = false;
+}
+
+void RegisterFile::reset_range(uint32_t offset, uint32_t size) {
+    const uint64_t end = std::min<uint64_t>(uint64_t{offset} + size, kRegisterFileSize);
+    for (uint32_t off = offset & ~3u; off < end; off += 4) {
+        const MmioRow* row = find_mmio_row(off);
+        const uint32_t init = row != nullptr ? row->init : 0;
+        uint32_t& reg = ctx_.vreg(off);
+        if (reg != init) {
+            reg = init;  // untouched zero pages stay uncommitted
         }
     }
 }

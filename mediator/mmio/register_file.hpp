@@ -21,8 +21,9 @@ namespace xengt::mediator::mmio {
 class RegisterFile {
 public:
     // Allocates the vregs and applies every table row's reset value.
-    // `untracked` counts dword accesses that hit no table row.
-    RegisterFile(GuestLog& log, uint64_t& untracked);
+    // `untracked` counts dword accesses that hit no table row; `events` (may
+    // be null) is how handlers reach the owning vGPU.
+    RegisterFile(GuestLog& log, uint64_t& untracked, VgpuEvents* events = nullptr);
     RegisterFile(const RegisterFile&) = delete;
     RegisterFile& operator=(const RegisterFile&) = delete;
 
@@ -35,12 +36,22 @@ public:
     // beyond the register file.
     uint32_t peek(uint32_t offset) const;
 
+    // Every register back to its reset value: table rows to their init,
+    // everything else to 0; the PVINFO page is blank (repopulate it) and the
+    // guest no longer counts as PV-aware. g2v counts are kept (statistics).
+    void reset();
+
+    // The dwords of [offset, offset + size) back to their reset values.
+    // The range must lie inside the register file.
+    void reset_range(uint32_t offset, uint32_t size);
+
     // Host-side access for setting up emulated blocks (PVINFO).
     MmioContext& context() { return ctx_; }
     const PvInfoState& pvinfo() const { return pvinfo_; }
 
 private:
     bool valid_access(uint32_t offset, AccessSize size, const char* what);
+    void apply_row_defaults();
     uint32_t read_dword(uint32_t offset);
     TrapResult write_dword(uint32_t offset, uint32_t value, uint32_t byte_mask);
 

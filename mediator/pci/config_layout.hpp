@@ -24,11 +24,23 @@ inline constexpr uint32_t kBar4 = 0x20;
 // Bytes whose writes can change what the device decodes: COMMAND and BAR0..BAR5.
 inline constexpr uint32_t kCommandEnd = 0x06;
 inline constexpr uint32_t kBarsEnd = 0x28;
-// Skylake places its MSI capability at 0xAC (lspci of an HD 530, intel-gpu.md §1.5).
+// Skylake's capability list (lspci of an HD 530, intel-gpu.md §1.5) is 0x40
+// vendor-specific → 0x70 PCI Express → 0xAC MSI → 0xD0 PM. The vendor-specific
+// capability's contents are not documented, so the list starts at 0x70.
+inline constexpr uint32_t kPcieCap = 0x70;
+// PCIe Device Control (capability + 8); bit 15 is "Initiate Function Level
+// Reset": writing 1 resets the function, and the bit always reads 0.
+inline constexpr uint32_t kPcieDevCtl = kPcieCap + 8;
+inline constexpr uint32_t kPcieInitiateFlr = 1u << 15;
 inline constexpr uint32_t kMsiCap = 0xAC;
 inline constexpr uint32_t kMsiControl = kMsiCap + 2;
 inline constexpr uint32_t kMsiAddress = kMsiCap + 4;
 inline constexpr uint32_t kMsiData = kMsiCap + 8;
+
+// Class codes (base class, sub-class, prog-if): VGA-compatible display
+// controller for a primary vGPU, "other display controller" otherwise.
+inline constexpr uint32_t kClassDisplayVga = 0x030000;
+inline constexpr uint32_t kClassDisplayOther = 0x038000;
 
 // COMMAND bit 0: I/O space decode; bit 1: memory space decode (PCI 3.0 §6.2.2).
 inline constexpr uint16_t kCommandIo = 1u << 0;
@@ -61,5 +73,9 @@ uint64_t presented_aperture_size(uint64_t requested);
 // The field table for one vGPU. `config.aperture_bytes` must already be a
 // presented_aperture_size().
 std::vector<ConfigField> vgpu_config_fields(const VgpuConfig& config);
+
+// True if a config write of `size` bytes of `value` at `reg` sets PCIe
+// Device Control's "Initiate FLR" bit.
+bool requests_flr(uint32_t reg, unsigned size, uint64_t value);
 
 }  // namespace xengt::mediator::pci

@@ -27,6 +27,7 @@ ConfigSpace::ConfigSpace(std::span<const ConfigField> fields, GuestLog& log) : l
         }
         ++index;
     }
+    reset_value_ = value_;
 }
 
 bool ConfigSpace::valid_access(uint32_t reg, AccessSize size) const {

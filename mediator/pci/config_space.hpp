@@ -27,6 +27,9 @@ public:
     TrapRead read(uint32_t reg, AccessSize size);
     TrapResult write(uint32_t reg, AccessSize size, uint64_t value);
 
+    // Every byte back to its field's initial value (a function reset).
+    void reset() { value_ = reset_value_; }
+
     // Host-side view: the little-endian value of `bytes` (1..4) bytes at
     // `reg`, bytes past the end reading 0. No side effects, no logging.
     uint32_t peek(uint32_t reg, unsigned bytes) const;
@@ -38,6 +41,7 @@ private:
     const char* name_at(uint32_t reg) const;
 
     std::array<uint8_t, kConfigSpaceSize> value_{};
+    std::array<uint8_t, kConfigSpaceSize> reset_value_{};
     std::array<uint8_t, kConfigSpaceSize> wmask_{};
     std::array<uint8_t, kConfigSpaceSize> rw1c_{};
     std::array<uint8_t, kConfigSpaceSize> field_{};  // index into names_, or kNoField

@@ -30,8 +30,8 @@ TEST_CASE("config space presents a Skylake GT2 identity from the config", "[pci]
     CHECK(cfg(v, 0x2C, AccessSize::dword()) == 0x19168086);  // subsystem mirrors identity
     CHECK(cfg(v, 0x0E, AccessSize::byte()) == 0x00);         // header type 0
     CHECK(cfg(v, 0x06, AccessSize::word()) == 0x0010);       // capability list present
-    CHECK(cfg(v, 0x34, AccessSize::byte()) == 0xAC);
-    CHECK(cfg(v, 0x3D, AccessSize::byte()) == 0x01);  // INTA
+    CHECK(cfg(v, 0x34, AccessSize::byte()) == 0x70);         // PCI Express capability first
+    CHECK(cfg(v, 0x3D, AccessSize::byte()) == 0x01);         // INTA
     CHECK(cfg(v, 0x50, AccessSize::word()) == 0x00C2);
     CHECK(cfg(v, 0x5C, AccessSize::dword()) == 0);
     CHECK(cfg(v, 0x10, AccessSize::dword()) == 0x4);  // 64-bit memory BAR
@@ -48,9 +48,10 @@ TEST_CASE("identity fields ignore writes", "[pci]") {
     CHECK(cfg(v, 0x50, AccessSize::word()) == 0x00C2);
 }
 
-TEST_CASE("capability chain is MSI then PM then end", "[pci]") {
+TEST_CASE("capability chain is PCI Express then MSI then PM then end", "[pci]") {
     FakeHypervisor hv;
     Vgpu v({}, hv);
+    CHECK(cfg(v, 0x70, AccessSize::word()) == 0xAC10);
     CHECK(cfg(v, 0xAC, AccessSize::word()) == 0xD005);
     CHECK(cfg(v, 0xAE, AccessSize::word()) == 0x0000);  // 1 vector, 32-bit, no masking
     CHECK(cfg(v, 0xD0, AccessSize::dword()) == 0x00020001);

@@ -5,6 +5,7 @@
 #include "fake_gpu_memory.hpp"
 #include "mediator/gtt/ggtt_shadow.hpp"
 #include "mediator/gtt/isolation.hpp"
+#include "mediator/gtt/ppgtt_shadow.hpp"
 #include "test_support.hpp"
 
 using namespace xengt;
@@ -164,4 +165,66 @@ TEST_CASE("a vGPU without a RAM backing from the hypervisor traps its GGTT", "[v
     GpuVgpu v(GgttStrategy::RamBacked, nullptr);
     CHECK(v.vgpu->ggtt_strategy() == GgttStrategy::Trap);
     CHECK(v.hv.current_windows()[0].last == kBar0Base + MiB(16) - 1);
+}
+
+TEST_CASE("a PPGTT the guest announces is shadowed and its tables protected", "[vgpu][ppgtt]") {
+    GpuVgpu v;
+    // PML4 at gfn 0x10 -> PDP 0x11 -> PD 0x12 -> PT 0x13 -> data at gfn 0x40.
+    auto put = [&](uint64_t table, unsigned index, uint64_t gfn) {
+        const uint64_t e = gfn << 12 | 3;
+        std::memcpy(v.hv.ram.data() + table * kPageSize + index * 8, &e, 8);
+    };
+    put(0x10, 0, 0x11);
+    put(0x11, 0, 0x12);
+    put(0x12, 0, 0x13);
+    put(0x13, 0, 0x40);
+    auto pvinfo = [&](uint32_t field, uint32_t value) {
+        return v.vgpu->mmio_write(GuestPhysAddr{kBar0Base + 0x78000 + field}, AccessSize::dword(),
+                                  value);
+    };
+    REQUIRE(pvinfo(0x838, 0x10 << 12) == TrapResult::Handled);
+    REQUIRE(pvinfo(0x83c, 0) == TrapResult::Handled);
+    REQUIRE(pvinfo(0x818, 4) == TrapResult::Handled);  // L4 create
+    const PpgttShadow* shadow = v.vgpu->ppgtt_shadow();
+    REQUIRE(shadow != nullptr);
+    CHECK(shadow->counters().roots == 1);
+    CHECK(v.hv.protected_pages == std::set<uint64_t>{0x10, 0x11, 0x12, 0x13});
+
+    // The guest rewrites a PTE: the write traps to us, we store it and shadow it.
+    const uint64_t pte1 = 0x13 * kPageSize + 8;
+    REQUIRE(v.vgpu->mmio_write(GuestPhysAddr{pte1}, AccessSize::qword(), 0x41003) ==
+            TrapResult::Handled);
+    uint64_t stored = 0;
+    std::memcpy(&stored, v.hv.ram.data() + pte1, 8);
+    CHECK(stored == 0x41003);
+    CHECK(shadow->counters().full_writes == 1);
+    // Halves wait for the next sync (the workload path runs it before submitting).
+    v.vgpu->mmio_write(GuestPhysAddr{pte1 + 8}, AccessSize::dword(), 0x42003);
+    CHECK(shadow->counters().resynced_entries == 0);
+    v.vgpu->sync_gtt();
+    CHECK(shadow->counters().resynced_entries == 1);
+    const IsolationSubject s{kDom, v.vgpu->ggtt_shadow(), shadow};
+    CHECK(check_isolation(v.ggtt, v.world, {&s, 1}).ok());
+
+    SECTION("destroying it releases everything") {
+        REQUIRE(pvinfo(0x818, 5) == TrapResult::Handled);
+        CHECK(shadow->counters().roots == 0);
+        CHECK(v.hv.protected_pages.empty());
+        CHECK(v.pins.outstanding == 0);
+    }
+    SECTION("a root that is not guest RAM is refused") {
+        REQUIRE(pvinfo(0x838, 0x7000'0000) == TrapResult::Handled);
+        CHECK(pvinfo(0x818, 4) == TrapResult::Rejected);
+    }
+    SECTION("an FLR drops shadows, protection, pins and the guest's GGTT") {
+        v.pte_write(kLowFirst, 0x5001);
+        REQUIRE(v.pins.outstanding > 0);
+        v.vgpu->config_write(0x70 + 8, AccessSize::word(), 0x8000);  // PCIe DevCtl: Initiate FLR
+        CHECK(v.vgpu->counters().device_resets == 1);
+        CHECK(v.hv.protected_pages.empty());
+        CHECK(v.pins.outstanding == 0);
+        CHECK(v.ggtt.table[kLowFirst] == GgttPte::make(v.scratch, 0));
+        program_bars(*v.vgpu);
+        CHECK(v.pte_read(kLowFirst) == 0);
+    }
 }

@@ -119,3 +119,39 @@ TEST_CASE("a guest that does not fit is refused before any Xen call, naming the 
     mediator::GmRequest small{MiB(16), MiB(64), 1};
     CHECK_THROWS_AS(d.attach(xen::SessionOptions{domids[2]}, small), mediator::AdmissionRefused);
 }
+
+TEST_CASE("vgt_primary and vgt_cap reach the guest's vGPU", "[xengt][daemon]") {
+    sim::Host host;
+    guests::ProbeReport report;
+    sim::DomainConfig c;
+    c.programs.push_back([&report](sim::GuestCpu& cpu) { report = guests::run_probe(cpu); });
+    const uint16_t domid = host.create_domain(std::move(c));
+
+    daemon::DaemonOptions opts;
+    opts.handle_signals = false;
+    daemon::Daemon d(opts);
+    xen::SessionOptions s;
+    s.domid = domid;
+    s.vgpu.primary = false;
+    s.vgpu.cap_percent = 40;
+    d.attach(s);
+    auto exit_code = std::async(std::launch::async, [&] { return d.run(); });
+    host.unpause(domid);
+    REQUIRE(host.wait_programs_finished(domid));
+    std::string why;
+    const bool passed = guests::probe_passed(report, &why);  // matches any display class
+    INFO(why);
+    CHECK(passed);
+    CHECK(report.class_code == 0x038000);  // "other display controller"
+    host.destroy_domain(domid);
+    REQUIRE(exit_code.wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+    CHECK(exit_code.get() == 0);
+
+    // An out-of-range cap is refused by the vGPU itself, before the guest sees anything.
+    const uint16_t other = host.create_domain(sim::DomainConfig{});
+    s.domid = other;
+    s.vgpu.cap_percent = 101;
+    CHECK_THROWS_AS(d.attach(s), std::invalid_argument);
+    CHECK(d.active_sessions() == 0);
+    CHECK(host.status(other).ioreq_servers == 0);  // the attach unwound completely
+}

@@ -40,6 +40,8 @@ void Daemon::attach(xen::SessionOptions options, const mediator::GmRequest& requ
     options.vgpu.mappable = slices.mappable;
     options.vgpu.hidden = slices.hidden;
     options.vgpu.fences = slices.fence_count;
+    const bool primary = options.vgpu.primary;
+    const uint32_t cap = options.vgpu.cap_percent;
     auto session = std::make_unique<xen::GuestSession>(std::move(options));
     XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
               "graphics memory: mappable %#llx+%llu MiB, hidden %#llx+%llu MiB, fences %u-%u",
@@ -48,6 +50,10 @@ void Daemon::attach(xen::SessionOptions options, const mediator::GmRequest& requ
               static_cast<unsigned long long>(slices.hidden.base.value()),
               static_cast<unsigned long long>(slices.hidden.size >> 20), slices.fence_base,
               slices.fence_base + slices.fence_count - 1);
+    XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
+              "vGPU is the guest's %s display; vgt_cap %u%%%s",
+              primary ? "primary (VGA class)" : "secondary (other-display class)", cap,
+              cap == 0 ? " (no cap)" : " (recorded, not enforced: no scheduler yet)");
     xen::GuestSession* s = session.get();
     std::lock_guard lock(mutex_);
     Running& r = sessions_[domid];

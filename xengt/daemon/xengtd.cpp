@@ -55,7 +55,15 @@ int main(int argc, char** argv) {
         ("vgt_high_gm_sz", po::value<unsigned>()->default_value(448),
          "MiB of hidden graphics memory per guest, as in xl.cfg")
         ("vgt_fence_sz", po::value<unsigned>()->default_value(4),
-         "fence registers per guest, as in xl.cfg");
+         "fence registers per guest, as in xl.cfg")
+        ("vgt_primary", po::value<unsigned>()->default_value(1),
+         "1: the vGPU is each guest's primary display (PCI class VGA, 0x030000); "
+         "0: secondary (class 'other display', 0x038000), so the guest's firmware "
+         "keeps its emulated VGA as boot display while i915 still binds. Legacy "
+         "VGA itself is not emulated either way")
+        ("vgt_cap", po::value<unsigned>()->default_value(0),
+         "most of the GPU's render time each guest may use, percent (0 = no cap, "
+         "1-100). Recorded only for now: no scheduler enforces it yet");
     // clang-format on
     po::variables_map vm;
     try {
@@ -101,6 +109,12 @@ int main(int argc, char** argv) {
                      "vgt_fence_sz 1-32\n");
         return 2;
     }
+    const unsigned primary = vm["vgt_primary"].as<unsigned>();
+    const unsigned cap = vm["vgt_cap"].as<unsigned>();
+    if (primary > 1 || cap > 100) {
+        std::fprintf(stderr, "xengtd: vgt_primary must be 0 or 1 and vgt_cap 0-100 (percent)\n");
+        return 2;
+    }
     gm.low_bytes = xengt::MiB(low);
     gm.high_bytes = xengt::MiB(high);
     gm.fences = fences;
@@ -119,6 +133,8 @@ int main(int argc, char** argv) {
             opts.domid = static_cast<uint16_t>(domid);
             opts.bdf = *bdf;
             opts.vgpu.vgt_id = vgt_id++;
+            opts.vgpu.primary = primary == 1;
+            opts.vgpu.cap_percent = cap;
             try {
                 daemon.attach(opts, gm);
             } catch (const xengt::mediator::AdmissionRefused& e) {
