@@ -1,0 +1,49 @@
+// The one physical GPU as the daemon owns it: everything device-wide that
+// every vGPU shares.
+//
+// Today that GPU is the software Gen9 model. Its "host frames" are slots of
+// a MappedFrameTable: guest pages enter it through foreign mappings each
+// session holds (xen::ForeignFramePins), shadow page tables and the scratch
+// page come from its host page pool. The real Intel device needs machine
+// frames instead, which on Xen 4.17 only a dom0 kernel helper can supply;
+// that backend arrives with it.
+#pragma once
+
+#include <memory>
+
+#include "gpu/mapped_frame_table.hpp"
+#include "gpu/model/soft_gpu.hpp"
+#include "gpu/port_ggtt.hpp"
+#include "mediator/gm_allocator.hpp"
+#include "mediator/vgpu.hpp"
+
+namespace xengt::daemon {
+
+class GpuHost {
+public:
+    GpuHost();
+    ~GpuHost();
+    GpuHost(const GpuHost&) = delete;
+    GpuHost& operator=(const GpuHost&) = delete;
+
+    gpu::GpuPort& gpu() { return *gpu_; }
+    gpu::MappedFrameTable& frames() { return frames_; }
+    mediator::PhysicalGgtt& ggtt() { return ggtt_; }
+    HostFrame scratch() const { return scratch_; }
+
+    // What the device has to share between vGPUs, from its identity.
+    mediator::GmResources resources() const;
+
+    // The GPU side of one vGPU whose guest frames `pins` provides.
+    mediator::GpuLink link(mediator::GuestFramePins& pins) {
+        return {&pins, &ggtt_, &frames_, scratch_};
+    }
+
+private:
+    gpu::MappedFrameTable frames_;
+    std::unique_ptr<gpu::model::SoftGpu> gpu_;
+    gpu::PortGgtt ggtt_;
+    HostFrame scratch_;
+};
+
+}  // namespace xengt::daemon
