@@ -6,10 +6,22 @@
 #include <stdexcept>
 
 #include "mediator/base/log.hpp"
+#include "mediator/gtt/ppgtt_shadow.hpp"
 
 namespace xengt::daemon {
 
-Daemon::Daemon(DaemonOptions options) : options_(options), gm_(options.gpu, options.host_share) {
+namespace {
+
+std::unique_ptr<GpuHost> make_gpu(const DaemonOptions& o) {
+    return o.model_gpu ? std::make_unique<GpuHost>() : nullptr;
+}
+
+}  // namespace
+
+Daemon::Daemon(DaemonOptions options)
+    : options_(options),
+      gpu_(make_gpu(options_)),
+      gm_(gpu_ ? gpu_->resources() : options_.gpu, options_.host_share) {
     if (options_.handle_signals) {
         signals_.emplace(io_, SIGTERM, SIGINT);
         signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
@@ -40,6 +52,9 @@ void Daemon::attach(xen::SessionOptions options, const mediator::GmRequest& requ
     options.vgpu.mappable = slices.mappable;
     options.vgpu.hidden = slices.hidden;
     options.vgpu.fences = slices.fence_count;
+    if (gpu_) {
+        options.gpu = xen::SessionGpu{&gpu_->frames(), &gpu_->ggtt(), gpu_->scratch()};
+    }
     const bool primary = options.vgpu.primary;
     const uint32_t cap = options.vgpu.cap_percent;
     auto session = std::make_unique<xen::GuestSession>(std::move(options));
@@ -64,6 +79,21 @@ void Daemon::attach(xen::SessionOptions options, const mediator::GmRequest& requ
         // Hand the finished session to the control loop, which owns teardown.
         boost::asio::post(io_, [this, domid] { reap(domid); });
     });
+}
+
+std::optional<mediator::IsolationReport> Daemon::check_isolation() const {
+    if (!gpu_) {
+        return std::nullopt;
+    }
+    std::vector<mediator::IsolationSubject> subjects;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [domid, r] : sessions_) {
+            const mediator::Vgpu& v = r.session->vgpu();
+            subjects.push_back({domid, v.ggtt_shadow(), v.ppgtt_shadow()});
+        }
+    }
+    return mediator::check_isolation(gpu_->ggtt(), gpu_->frames(), subjects);
 }
 
 void Daemon::reap(uint16_t domid) {
@@ -119,11 +149,34 @@ void Daemon::stop_all() {
     }
 }
 
+namespace {
+
+// What the guest made its vGPU do, once, as it goes.
+void log_final_counters(uint16_t domid, const xen::SessionStatus& s, const mediator::Vgpu& v) {
+    using ull = unsigned long long;
+    const mediator::PpgttShadow* ppgtt = v.ppgtt_shadow();
+    const mediator::PpgttCounters none{};
+    const mediator::PpgttCounters& p = ppgtt != nullptr ? ppgtt->counters() : none;
+    XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
+              "final counters: MMIO reads %llu writes %llu; GGTT (%s) writes %llu flushes %llu; "
+              "page-table writes trapped %llu (whole %llu, partial %llu) on %llu protected pages; "
+              "MSIs %llu; guest frames pinned %zu",
+              static_cast<ull>(s.vgpu.mmio_reads), static_cast<ull>(s.vgpu.mmio_writes),
+              mediator::to_string(s.ggtt_strategy), static_cast<ull>(s.vgpu.ggtt_writes),
+              static_cast<ull>(s.vgpu.ggtt_flushes),
+              static_cast<ull>(p.full_writes + p.partial_writes), static_cast<ull>(p.full_writes),
+              static_cast<ull>(p.partial_writes), static_cast<ull>(p.protected_pages),
+              static_cast<ull>(s.vgpu.msi_raised), s.gpu_frames_pinned);
+}
+
+}  // namespace
+
 void Daemon::finish(uint16_t domid, Running& r) {
     if (r.thread.joinable()) {
         r.thread.join();
     }
     SessionReport report{r.session->status(), r.reason};
+    log_final_counters(domid, report.status, r.session->vgpu());
     r.session.reset();    // teardown: answer in-flight requests, release, destroy the server
     r.partition.reset();  // its graphics memory and fences are free again
     XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),

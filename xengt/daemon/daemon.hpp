@@ -17,6 +17,8 @@
 #include <vector>
 
 #include "mediator/gm_allocator.hpp"
+#include "mediator/gtt/isolation.hpp"
+#include "xengt/daemon/gpu_host.hpp"
 #include "xengt/xen/guest_session.hpp"
 
 namespace xengt::daemon {
@@ -24,7 +26,10 @@ namespace xengt::daemon {
 struct DaemonOptions {
     bool handle_signals = true;  // SIGTERM / SIGINT end run()
     bool exit_when_idle = true;  // run() returns once the last guest is gone
-    // The GPU's graphics memory and fences, and the host's own share of them.
+    // Serve every vGPU from the software GPU model (GpuHost). Without it the
+    // vGPUs emulate config space and registers only, and `gpu` says what
+    // graphics memory there is to partition.
+    bool model_gpu = true;
     mediator::GmResources gpu{};
     mediator::GmRequest host_share = mediator::kDefaultHostShare;
 };
@@ -54,6 +59,12 @@ public:
     void request_stop();  // any thread
 
     size_t active_sessions() const;
+
+    // The isolation checker over the physical GGTT and every vGPU's shadow
+    // PPGTTs (nullopt without a GPU). Reads the sessions' state unlocked:
+    // call it only while the guests are idle (tests, diagnostics).
+    std::optional<mediator::IsolationReport> check_isolation() const;
+    GpuHost* gpu() { return gpu_.get(); }
     // Reports of sessions that ended, oldest first.
     std::vector<SessionReport> reports() const;
 
@@ -70,7 +81,8 @@ private:
     void finish(uint16_t domid, Running& r);
 
     DaemonOptions options_;
-    mediator::GmAllocator gm_;  // outlives every session's partition
+    std::unique_ptr<GpuHost> gpu_;  // outlives every session (they pin into it)
+    mediator::GmAllocator gm_;      // outlives every session's partition
     boost::asio::io_context io_;
     std::optional<boost::asio::signal_set> signals_;
     mutable std::mutex mutex_;  // guards sessions_ and reports_

@@ -47,7 +47,7 @@ GuestSession::GuestSession(SessionOptions options)
       ports_(bind_vcpu_ports()),
       claims_(server_),
       pci_(server_, options_.bdf),
-      vgpu_(named(options_.vgpu, options_.domid), *this),
+      vgpu_(named(options_.vgpu, options_.domid), *this, gpu_link()),
       dispatcher_(subject_, options_.bdf, vgpu_, guest_memory_),
       evtchn_fd_(io_),
       xenstore_fd_(io_) {
@@ -65,6 +65,15 @@ GuestSession::GuestSession(SessionOptions options)
               "vGPU attached at %s: ioreq server %u, %u vCPU(s), ioreq page via %s",
               options_.bdf.to_string().c_str(), server_.id(), nr_vcpus_,
               page_.path() == IoreqPage::Path::ResourceMapping ? "resource mapping" : "legacy gfn");
+}
+
+std::optional<mediator::GpuLink> GuestSession::gpu_link() {
+    if (!options_.gpu) {
+        return std::nullopt;
+    }
+    const SessionGpu& g = *options_.gpu;
+    pins_.emplace(fmem_.get(), options_.domid, *g.frames);
+    return mediator::GpuLink{&*pins_, g.ggtt, g.frames, g.scratch};
 }
 
 std::vector<BoundPort> GuestSession::bind_vcpu_ports() {
@@ -199,6 +208,8 @@ SessionStatus GuestSession::status() const {
     s.dispatch = dispatcher_.counters();
     s.vgpu = vgpu_.counters();
     s.guest_pages_mapped = guest_memory_.mapped_pages();
+    s.gpu_frames_pinned = pins_ ? pins_->pinned() : 0;
+    s.ggtt_strategy = vgpu_.ggtt_strategy();
     s.trapped_windows = claims_.claimed().size();
     s.events = events_;
     return s;

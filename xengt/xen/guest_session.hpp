@@ -19,6 +19,7 @@
 #include "mediator/hypervisor_port.hpp"
 #include "mediator/vgpu.hpp"
 #include "xengt/xen/domain_info.hpp"
+#include "xengt/xen/foreign_frame_pins.hpp"
 #include "xengt/xen/guest_memory.hpp"
 #include "xengt/xen/handles.hpp"
 #include "xengt/xen/ioreq_dispatch.hpp"
@@ -28,10 +29,19 @@
 
 namespace xengt::xen {
 
+// The GPU behind a vGPU: device-wide parts the daemon owns and shares.
+struct SessionGpu {
+    gpu::MappedFrameTable* frames = nullptr;  // host frames: guest pins and host pages
+    mediator::PhysicalGgtt* ggtt = nullptr;
+    HostFrame scratch{};
+};
+
 struct SessionOptions {
     uint16_t domid = 0;
     PciAddress bdf{};
     mediator::VgpuConfig vgpu{};  // an empty name becomes "dom<N>"
+    // Absent: the vGPU serves config space and registers but reaches no GPU.
+    std::optional<SessionGpu> gpu;
 };
 
 struct SessionStatus {
@@ -42,6 +52,8 @@ struct SessionStatus {
     DispatchCounters dispatch{};
     mediator::VgpuCounters vgpu{};
     size_t guest_pages_mapped = 0;
+    size_t gpu_frames_pinned = 0;  // guest frames a GPU table may name
+    mediator::GgttStrategy ggtt_strategy = mediator::GgttStrategy::Trap;
     size_t trapped_windows = 0;
     uint64_t events = 0;
 };
@@ -65,6 +77,9 @@ public:
     // /local/domain/0/device-model/<domid>/state convention.
     const std::string& xenstore_dir() const { return xenstore_dir_; }
     uint16_t domid() const { return options_.domid; }
+    // The vGPU, for diagnostics (the isolation checker); only while the
+    // session's loop is idle or from inside it.
+    const mediator::Vgpu& vgpu() const { return vgpu_; }
 
 private:
     // mediator::HypervisorPort
@@ -76,6 +91,7 @@ private:
     void unprotect_page(GuestFrame gfn) override;
 
     std::vector<BoundPort> bind_vcpu_ports();
+    std::optional<mediator::GpuLink> gpu_link();
     void arm_event_channel();
     void on_event_channel();
     void arm_xenstore();
@@ -101,6 +117,8 @@ private:
     std::vector<BoundPort> ports_;       // index: vCPU id
     TrapClaims claims_;
     ClaimedPciDevice pci_;
+    // Guest frames the GPU can reach; outlives the vGPU that pins them.
+    std::optional<ForeignFramePins> pins_;
     mediator::Vgpu vgpu_;
     IoreqDispatcher dispatcher_;
 
