@@ -96,6 +96,12 @@ std::optional<mediator::IsolationReport> Daemon::check_isolation() const {
     return mediator::check_isolation(gpu_->ggtt(), gpu_->frames(), subjects);
 }
 
+const mediator::Vgpu* Daemon::vgpu(uint16_t domid) const {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(domid);
+    return it == sessions_.end() ? nullptr : &it->second.session->vgpu();
+}
+
 void Daemon::reap(uint16_t domid) {
     Running r;
     {

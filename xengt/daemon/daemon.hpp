@@ -64,6 +64,8 @@ public:
     // PPGTTs (nullopt without a GPU). Reads the sessions' state unlocked:
     // call it only while the guests are idle (tests, diagnostics).
     std::optional<mediator::IsolationReport> check_isolation() const;
+    // A guest's vGPU for diagnostics, under the same rule (nullptr if none).
+    const mediator::Vgpu* vgpu(uint16_t domid) const;
     GpuHost* gpu() { return gpu_.get(); }
     // Reports of sessions that ended, oldest first.
     std::vector<SessionReport> reports() const;

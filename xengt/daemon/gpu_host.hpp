@@ -27,6 +27,7 @@ public:
     GpuHost& operator=(const GpuHost&) = delete;
 
     gpu::GpuPort& gpu() { return *gpu_; }
+    gpu::model::SoftGpu& model() { return *gpu_; }
     gpu::MappedFrameTable& frames() { return frames_; }
     mediator::PhysicalGgtt& ggtt() { return ggtt_; }
     HostFrame scratch() const { return scratch_; }

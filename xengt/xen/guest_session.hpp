@@ -41,7 +41,7 @@ struct SessionOptions {
     PciAddress bdf{};
     mediator::VgpuConfig vgpu{};  // an empty name becomes "dom<N>"
     // Absent: the vGPU serves config space and registers but reaches no GPU.
-    std::optional<SessionGpu> gpu;
+    std::optional<SessionGpu> gpu{};
 };
 
 struct SessionStatus {
