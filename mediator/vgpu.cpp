@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "mediator/display/display_timing.hpp"
 #include "mediator/gtt/ggtt_shadow.hpp"
 #include "mediator/gtt/ppgtt_shadow.hpp"
 #include "mediator/guest_log.hpp"
@@ -72,6 +73,7 @@ struct Vgpu::Impl final : VgpuEvents {
           regs(log, counters.untracked, this),
           gpu(g) {
         pvinfo_populate(regs.context(), config);
+        regs.display().flip_done = display::flip_done_bit(config.device_id);
         if (gpu) {
             ggtt_shadow = std::make_unique<GgttShadow>(log, config.mappable, config.hidden,
                                                        *gpu->pins, *gpu->ggtt, gpu->scratch);
@@ -386,7 +388,8 @@ void Vgpu::Impl::reset(ResetScope scope) {
 // Everything a function level reset puts back. Each part of the vGPU with
 // guest-visible state belongs here.
 void Vgpu::Impl::on_device_reset() {
-    // Registers, including the virtual interrupt state (it lives in vregs).
+    // Registers, including the virtual interrupt and display state (vregs,
+    // plus pending flips, which the register file drops with them).
     regs.reset();
     pvinfo_populate(regs.context(), config);
     // BAR4 MMIO_INDEX.
@@ -587,6 +590,31 @@ bool Vgpu::signal_msi() {
 
 IrqOutcome Vgpu::raise_interrupt(InterruptEvent event) {
     return irq::raise(impl_->regs.context(), event);
+}
+
+bool Vgpu::display_active() const {
+    const mmio::MmioContext& ctx = impl_->regs.context();
+    for (unsigned pipe = 0; pipe < display::kPipeCount; ++pipe) {
+        if (display::pipe_enabled(ctx, pipe)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void Vgpu::vblank() {
+    mmio::MmioContext& ctx = impl_->regs.context();
+    for (unsigned pipe = 0; pipe < display::kPipeCount; ++pipe) {
+        if (!display::pipe_enabled(ctx, pipe)) {
+            continue;
+        }
+        // §7.4 order: flip-done, frame counter, vblank; the guest cannot
+        // observe between them, so flip-done and vblank share one event.
+        const InterruptEvent event = display::take_vblank_event(ctx, pipe);
+        ++ctx.vreg(display::pipe_reg(display::kFrmCount, pipe));
+        raise_interrupt(event);
+        ++impl_->counters.vblanks;
+    }
 }
 
 void Vgpu::reset(ResetScope scope) {

@@ -103,6 +103,7 @@ struct VgpuCounters {
     uint64_t msi_suppressed_disabled = 0;  // MSIs due while the guest had MSI disabled
     uint64_t engine_resets = 0;            // engine resets (one per request, any engines)
     uint64_t device_resets = 0;            // function level resets
+    uint64_t vblanks = 0;                  // pipe vblanks emulated (one per enabled pipe)
 };
 
 class Vgpu final : public TrapTarget {
@@ -140,6 +141,18 @@ public:
     // the event's IIR and delivered as an MSI per the two-level rule of
     // intel-gpu.md §6.2 (see irq/virtual_irq.hpp).
     IrqOutcome raise_interrupt(InterruptEvent event);
+
+    // Virtual display timing (intel-gpu.md §7.4). The mediator has no timer
+    // of its own: while display_active(), the owner (the daemon's event
+    // loop) calls vblank() once per frame at the refresh rate it chooses.
+    //
+    // True if the guest has enabled any pipe (PIPECONF bit 31).
+    bool display_active() const;
+    // One vertical blank on every enabled pipe, pipe A first: the pipe's
+    // PIPE_FRMCOUNT advances, and one event goes through raise_interrupt()
+    // with its vblank bit plus flip-done if a synchronous flip was pending.
+    // Disabled pipes are untouched (a pending flip waits for the pipe).
+    void vblank();
 
     // Reset the vGPU or some of its engines, as GEN6_GDRST and PCIe FLR do
     // when the guest asks (see ResetScope). A device reset also turns off

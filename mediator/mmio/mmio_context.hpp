@@ -13,6 +13,9 @@
 namespace xengt::mediator {
 struct PvInfoState;
 }  // namespace xengt::mediator
+namespace xengt::mediator::display {
+struct DisplayState;
+}  // namespace xengt::mediator::display
 
 namespace xengt::mediator::mmio {
 
@@ -24,6 +27,9 @@ struct MmioContext {
     // resets); see vgpu_events.hpp. Null in a bare register file (tests):
     // handlers then skip those effects.
     VgpuEvents* events = nullptr;
+    // Display state beyond the vregs (pending flips, display/display_timing.hpp).
+    // Null in a bare register file: flips then complete without flip-done.
+    display::DisplayState* display = nullptr;
 
     // The vreg holding byte `offset`. Callers pass offsets below 2 MiB; the
     // mask only makes a caller bug alias instead of overrunning.

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "mediator/base/register_rows.hpp"
+#include "mediator/display/display_timing.hpp"
 #include "mediator/irq/virtual_irq.hpp"
 #include "mediator/pvinfo.hpp"
 #include "mediator/reset/engine_reset.hpp"
@@ -42,6 +43,14 @@ constexpr MmioRow irq_ier(uint32_t offset, const char* name) {
 constexpr MmioRow reset_ctl(uint32_t engine_base, const char* name) {
     return custom(engine_base + reset::kResetCtl, 4, name, reset::reset_ctl_read,
                   reset::reset_ctl_write);
+}
+constexpr MmioRow pipe_conf(unsigned pipe, const char* name) {
+    return custom(display::pipe_reg(display::kPipeConf, pipe), 4, name, nullptr,
+                  display::pipeconf_write);
+}
+constexpr MmioRow plane_surf(unsigned pipe, const char* name) {
+    return custom(display::pipe_reg(display::kPlaneSurf, pipe), 4, name, nullptr,
+                  display::plane_surf_write);
 }
 
 // Engine MMIO bases (intel-gpu.md §4.1).
@@ -147,6 +156,29 @@ constexpr MmioRow kRows[] = {
     irq_imr(0xC4004, "SDEIMR"),
     irq_iir(0xC4008, "SDEIIR"),
     irq_ier(0xC400C, "SDEIER"),
+
+    // Display pipes A/B/C (§7.1, §7.2, §7.4): PIPECONF state follows enable;
+    // the frame and flip counters and SURFLIVE are the vGPU's to change;
+    // a plane surface write is a flip. DSPCNTR/PLANE_CTL is plain storage
+    // (its async-flip bit 9 is read by the flip).
+    pipe_conf(0, "PIPECONF_A"),
+    read_only(display::pipe_reg(display::kFrmCount, 0), "PIPE_FRMCOUNT_A", 0),
+    read_only(display::pipe_reg(display::kFlipCount, 0), "PIPE_FLIPCOUNT_A", 0),
+    plain(display::pipe_reg(display::kPlaneCtl, 0), 4, "PLANE_CTL_1_A"),
+    plane_surf(0, "PLANE_SURF_1_A"),
+    read_only(display::pipe_reg(display::kSurfLive, 0), "PLANE_SURFLIVE_1_A", 0),
+    pipe_conf(1, "PIPECONF_B"),
+    read_only(display::pipe_reg(display::kFrmCount, 1), "PIPE_FRMCOUNT_B", 0),
+    read_only(display::pipe_reg(display::kFlipCount, 1), "PIPE_FLIPCOUNT_B", 0),
+    plain(display::pipe_reg(display::kPlaneCtl, 1), 4, "PLANE_CTL_1_B"),
+    plane_surf(1, "PLANE_SURF_1_B"),
+    read_only(display::pipe_reg(display::kSurfLive, 1), "PLANE_SURFLIVE_1_B", 0),
+    pipe_conf(2, "PIPECONF_C"),
+    read_only(display::pipe_reg(display::kFrmCount, 2), "PIPE_FRMCOUNT_C", 0),
+    read_only(display::pipe_reg(display::kFlipCount, 2), "PIPE_FLIPCOUNT_C", 0),
+    plain(display::pipe_reg(display::kPlaneCtl, 2), 4, "PLANE_CTL_1_C"),
+    plane_surf(2, "PLANE_SURF_1_C"),
+    read_only(display::pipe_reg(display::kSurfLive, 2), "PLANE_SURFLIVE_1_C", 0),
 
     // GEN8_FUSE2: fused-off slices/subslices are a fact of the part (lab notes #6).
     read_only(0x09120, "GEN8_FUSE2", kFuse2Skl),

@@ -12,7 +12,7 @@ RegisterFile::RegisterFile(GuestLog& log, uint64_t& untracked, VgpuEvents* event
       log_(log),
       untracked_(untracked),
       ctx_{std::span<uint32_t, kRegisterDwords>(vregs_.get(), kRegisterDwords), pvinfo_, log,
-           events} {
+           events, &display_} {
     apply_row_defaults();
 }
 
@@ -31,6 +31,7 @@ void RegisterFile::reset() {
     vregs_.clear();
     apply_row_defaults();
     pvinfo_.pv_aware = false;
+    display_.flips_pending = 0;
 }
 
 void RegisterFile::reset_range(uint32_t offset, uint32_t size) {

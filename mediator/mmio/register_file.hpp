@@ -11,6 +11,7 @@
 
 #include "mediator/base/zeroed_array.hpp"
 
+#include "mediator/display/display_timing.hpp"
 #include "mediator/guest_log.hpp"
 #include "mediator/mmio/mmio_context.hpp"
 #include "mediator/pvinfo.hpp"
@@ -39,6 +40,7 @@ public:
     // Every register back to its reset value: table rows to their init,
     // everything else to 0; the PVINFO page is blank (repopulate it) and the
     // guest no longer counts as PV-aware. g2v counts are kept (statistics).
+    // No flip is pending any more (the platform's flip-done bit is kept).
     void reset();
 
     // The dwords of [offset, offset + size) back to their reset values.
@@ -47,7 +49,9 @@ public:
 
     // Host-side access for setting up emulated blocks (PVINFO).
     MmioContext& context() { return ctx_; }
+    const MmioContext& context() const { return ctx_; }
     const PvInfoState& pvinfo() const { return pvinfo_; }
+    display::DisplayState& display() { return display_; }
 
 private:
     bool valid_access(uint32_t offset, AccessSize size, const char* what);
@@ -57,6 +61,7 @@ private:
 
     ZeroedArray<uint32_t> vregs_;
     PvInfoState pvinfo_;
+    display::DisplayState display_;
     GuestLog& log_;
     uint64_t& untracked_;
     MmioContext ctx_;
