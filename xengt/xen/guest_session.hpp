@@ -19,10 +19,12 @@
 #include "mediator/hypervisor_port.hpp"
 #include "mediator/vgpu.hpp"
 #include "xengt/xen/domain_info.hpp"
+#include "xengt/xen/ggtt_backing.hpp"
 #include "xengt/xen/guest_memory.hpp"
 #include "xengt/xen/handles.hpp"
 #include "xengt/xen/ioreq_dispatch.hpp"
 #include "xengt/xen/ioreq_server.hpp"
+#include "xengt/xen/page_tracker.hpp"
 #include "xengt/xen/pci_address.hpp"
 #include "xenstore/store.hpp"
 
@@ -44,6 +46,9 @@ struct SessionStatus {
     size_t guest_pages_mapped = 0;
     size_t trapped_windows = 0;
     uint64_t events = 0;
+    bool write_protect_available = false;  // the p2m_ioreq_server type is ours
+    size_t protected_pages = 0;            // guest pages write-protected for the mediator
+    bool ggtt_backing = false;             // the GGTT RAM backing exists
 };
 
 class GuestSession final : private mediator::HypervisorPort {
@@ -65,6 +70,9 @@ public:
     // /local/domain/0/device-model/<domid>/state convention.
     const std::string& xenstore_dir() const { return xenstore_dir_; }
     uint16_t domid() const { return options_.domid; }
+    // The port the vGPU drives, for tests and diagnostics; same threading
+    // rule as status().
+    mediator::HypervisorPort& hypervisor_port() { return *this; }
 
 private:
     // mediator::HypervisorPort
@@ -74,6 +82,7 @@ private:
     void inject_msi(uint64_t address, uint32_t data) override;
     bool protect_page(GuestFrame gfn) override;
     void unprotect_page(GuestFrame gfn) override;
+    mediator::GgttRamBacking* ggtt_ram_backing() override;
 
     std::vector<BoundPort> bind_vcpu_ports();
     void arm_event_channel();
@@ -101,6 +110,12 @@ private:
     std::vector<BoundPort> ports_;       // index: vCPU id
     TrapClaims claims_;
     ClaimedPciDevice pci_;
+    // Both outlive the vGPU, which may release pages or hold the backing
+    // until its destructor, and go before the server: unclaiming the type
+    // and giving the frames back need the server and the domain still there.
+    PageTracker tracker_;
+    std::unique_ptr<XenGgttBacking> ggtt_backing_;  // created on the vGPU's first ask
+    bool ggtt_backing_failed_ = false;              // ... which is not repeated after a failure
     mediator::Vgpu vgpu_;
     IoreqDispatcher dispatcher_;
 
