@@ -3,7 +3,9 @@
 // The input is a sequence of 32-byte records, each laid into an ioreq slot
 // exactly as Xen would leave it (state forced to READY), then served by
 // service_slot() -> IoreqDispatcher -> Vgpu (config space, MMIO table, PVINFO,
-// GGTT window, BAR4). Guest RAM is a small in-memory buffer. Invariants
+// GGTT window, BAR4). Guest RAM is a small in-memory buffer, two pages of it
+// write-protected so that stores into them take the write-protect path (and
+// stores elsewhere the late write-protect path). Invariants
 // checked: every request gets a response, nothing reads or writes outside the
 // guest RAM buffer (ASan), no undefined behaviour (UBSan), and the device never
 // reports a trap window that is empty or inverted.
@@ -69,6 +71,16 @@ private:
     FakeRam& ram_;
 };
 
+// Frames 2 and 5 of the RAM buffer are write-protected.
+class FakeProtection final : public xen::WriteProtectedPages {
+public:
+    bool claimed() const override { return true; }
+    size_t protected_count() const override { return 2; }
+    bool is_protected(GuestFrame gfn) const override {
+        return gfn.value() == 2 || gfn.value() == 5;
+    }
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -81,7 +93,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FakeRam ram;
     FakeHypervisor hv(ram);
     mediator::Vgpu vgpu(mediator::VgpuConfig{}, hv);
-    xen::IoreqDispatcher dispatcher("fuzz", xen::PciAddress{}, vgpu, ram);
+    FakeProtection protection;
+    xen::IoreqDispatcher dispatcher("fuzz", xen::PciAddress{}, vgpu, ram, &protection);
 
     ioreq_t slot{};
     for (size_t off = 0; off + sizeof(ioreq_t) <= size; off += sizeof(ioreq_t)) {

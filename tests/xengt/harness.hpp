@@ -31,12 +31,18 @@ public:
 
     // Start serving on a thread, then let the guest run.
     void start() {
+        serve();
+        host_.unpause(domid_);
+    }
+    // (Re)start serving on a thread; after stop(), the test may use the
+    // session from its own thread and then serve() again.
+    void serve() {
+        ended_promise_ = std::promise<void>();
         ended_ = ended_promise_.get_future();
         thread_ = std::thread([this] {
             reason_ = session_->run();
             ended_promise_.set_value();
         });
-        host_.unpause(domid_);
     }
     // Stop serving (the session stays attached) and join the thread.
     void stop() {

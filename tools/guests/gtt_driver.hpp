@@ -33,11 +33,15 @@ struct GttDriverReport {
     uint32_t mappable_size = 0;
     uint32_t hidden_base = 0;
     uint32_t hidden_size = 0;
-    bool aperture_to_ram = false;             // aperture writes landed in the mapped pages
-    bool ram_to_aperture = false;             // RAM writes read back through the aperture
-    uint64_t foreign_entry_readback = ~0ull;  // entry written outside the slices
-    uint32_t foreign_aperture_read = 0;       // aperture read outside the slice
-    bool pte_rewrite_visible = false;         // a protected PTE write still reached RAM
+    bool aperture_to_ram = false;  // aperture writes landed in the mapped pages
+    bool ram_to_aperture = false;  // RAM writes read back through the aperture
+    // An entry written outside the slices, read back: 0 when the GGTT traps
+    // (the write is dropped); as written when it is RAM-backed (the guest's
+    // own memory), where it is simply never applied to the GPU.
+    uint64_t foreign_entry_readback = ~0ull;
+    uint64_t foreign_entry_written = 0;
+    uint32_t foreign_aperture_read = 0;  // aperture read outside the slice
+    bool pte_rewrite_visible = false;    // a protected PTE write still reached RAM
     uint64_t pml4_gpa = 0;
     std::vector<std::string> lines;
 };

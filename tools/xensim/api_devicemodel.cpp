@@ -1,42 +1,11 @@
 // libxendevicemodel: each call is one dm_op against the simulated hypervisor.
 #include "tools/xensim/c_entry.hpp"
+#include "tools/xensim/dm_entry.hpp"
 #include "tools/xensim/state.hpp"
 
 using namespace xengt::sim::detail;
 
 namespace {
-
-// Runs a dm_op: the body returns 0 or an errno value.
-template <class F>
-int dm_op(xendevicemodel_handle* dmod, domid_t domid, F&& body) {
-    return c_entry(-1, [&]() -> int {
-        if (dmod == nullptr) {
-            return fail(EBADF);
-        }
-        Session s = open_session(dmod->state);
-        if (!s) {
-            return -1;
-        }
-        Domain* d = find_domain(*s, domid);
-        if (d == nullptr) {
-            return fail(ESRCH);
-        }
-        const int err = body(*s, *d);
-        return err == 0 ? 0 : fail(err);
-    });
-}
-
-// As dm_op, for an existing ioreq server of the domain (ENOENT otherwise).
-template <class F>
-int server_op(xendevicemodel_handle* dmod, domid_t domid, ioservid_t id, F&& body) {
-    return dm_op(dmod, domid, [&](State& s, Domain& d) -> int {
-        auto it = d.servers.find(id);
-        if (it == d.servers.end()) {
-            return ENOENT;
-        }
-        return body(s, d, *it->second);
-    });
-}
 
 uint64_t pci_sbdf(uint16_t segment, uint8_t bus, uint8_t device, uint8_t function) {
     return uint64_t{segment} << 16 | uint64_t{bus} << 8 | uint64_t{device} << 3 | function;

@@ -24,7 +24,7 @@ void fill_dom0(xc_domaininfo_t& info) {
 void fill_domain(xc_domaininfo_t& info, const Domain& d) {
     std::memset(&info, 0, sizeof info);
     info.domain = d.domid;
-    uint32_t flags = XEN_DOMINF_hvm_guest | XEN_DOMINF_hap;
+    uint32_t flags = XEN_DOMINF_hvm_guest | (d.hap ? XEN_DOMINF_hap : 0u);
     switch (d.state) {
         case DomainState::Paused:
             flags |= XEN_DOMINF_paused;
@@ -44,8 +44,8 @@ void fill_domain(xc_domaininfo_t& info, const Domain& d) {
         flags |= XEN_DOMINF_dying;
     }
     info.flags = flags;
-    info.tot_pages = d.ram_pages_present;
-    info.max_pages = d.ram_bytes / kPageSize;
+    info.tot_pages = tot_pages(d);
+    info.max_pages = d.max_pages;
     info.nr_online_vcpus = static_cast<uint32_t>(d.vcpus.size());
     info.max_vcpu_id = static_cast<uint32_t>(d.vcpus.size() - 1);
 }

@@ -4,7 +4,12 @@
 // an HVM guest: accesses to the guest's RAM complete directly; anything else
 // is routed like Xen routes it (to the ioreq server that claimed it, else to
 // the null handler, which reads all-ones and drops writes), and the vCPU
-// blocks until the server answers.
+// blocks until the server answers. "RAM" is every populated gfn, including
+// frames dom0 populated above the boot RAM. Every store into RAM (write,
+// ram_write, rep_stos_mmio / rep_movs onto RAM) into a page an ioreq server
+// write-protects (HVMMEM_ioreq_server) is not performed but sent to that
+// server as IOREQ_TYPE_COPY writes of at most 8 bytes per page piece
+// (tools/xensim/guest_store.cpp); loads always read RAM.
 #pragma once
 
 #include <cstddef>
@@ -72,7 +77,8 @@ public:
     // read back. Throws std::runtime_error if the domain has no enabled server.
     virtual uint64_t send_raw(const RawIoreq& req) = 0;
 
-    // Plain RAM access (no trapping); throws std::out_of_range outside RAM.
+    // Plain RAM access; throws std::out_of_range unless every byte is RAM.
+    // Stores into write-protected pages trap as described above.
     virtual void ram_read(uint64_t gpa, std::span<std::byte> out) = 0;
     virtual void ram_write(uint64_t gpa, std::span<const std::byte> in) = 0;
 

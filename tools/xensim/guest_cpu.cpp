@@ -103,7 +103,7 @@ public:
         auto lock = enter();
         value &= all_ones(size);
         if (gpa_is_ram(d_, gpa, size)) {
-            copy_to_guest(d_, gpa, reinterpret_cast<const std::byte*>(&value), size);
+            guest_store(s_, lock, d_, v_, gpa, reinterpret_cast<const std::byte*>(&value), size);
             return;
         }
         emulate(lock, make_req(IOREQ_TYPE_COPY, gpa, size, 1, false, false, false, value));
@@ -136,8 +136,8 @@ public:
             const uint32_t n = elements_in_page(dev, size, count - done, false);
             if (gpa_is_ram(d_, dev, uint64_t{n} * size)) {
                 for (uint32_t i = 0; i < n; ++i) {
-                    copy_to_guest(d_, dev + uint64_t{i} * size,
-                                  reinterpret_cast<const std::byte*>(&value), size);
+                    guest_store(s_, lock, d_, v_, dev + uint64_t{i} * size,
+                                reinterpret_cast<const std::byte*>(&value), size);
                 }
             } else {
                 emulate(lock, make_req(IOREQ_TYPE_COPY, dev, size, n, false, false, false, value));
@@ -168,22 +168,18 @@ public:
     void ram_write(uint64_t gpa, std::span<const std::byte> in) override {
         auto lock = enter();
         check_ram(gpa, in.size());
-        copy_to_guest(d_, gpa, in.data(), in.size());
+        guest_store(s_, lock, d_, v_, gpa, in.data(), in.size());
     }
 
     void release_ram_page(uint64_t gfn) override {
         auto lock = enter();
-        if (gfn >= d_.p2m.size()) {
+        if (gfn >= d_.p2m.size() && !p2m_frame(d_, gfn)) {
             throw std::out_of_range("xensim: gfn " + std::to_string(gfn) + " is not guest RAM");
         }
-        if (d_.p2m[gfn] == kNoFrame) {
+        // The frame goes back to the pool once dom0 no longer maps it.
+        if (!p2m_release(s_, d_, gfn)) {
             return;  // nothing given back, nothing to invalidate
         }
-        // The frame goes back to the pool once dom0 no longer maps it.
-        pool_release(s_, d_.p2m[gfn]);
-        d_.p2m[gfn] = kNoFrame;
-        --d_.ram_pages_present;
-        s_.changed();
         // Every enabled server must drop its mappings before the guest goes
         // on (ioreq_signal_mapcache_invalidate, sent synchronously).
         std::vector<uint16_t> ids;
@@ -209,8 +205,9 @@ private:
         return lock;
     }
 
+    // Boot RAM and anything populated since; holes throw.
     void check_ram(uint64_t gpa, uint64_t len) const {
-        if (gpa > d_.ram_bytes || len > d_.ram_bytes - gpa) {
+        if (len != 0 && !gpa_is_ram(d_, gpa, len)) {
             throw std::out_of_range("xensim: [" + std::to_string(gpa) + ", +" +
                                     std::to_string(len) + ") is outside guest RAM");
         }
@@ -236,8 +233,8 @@ private:
         if (req.data_is_ptr) {
             const uint64_t ones = ~uint64_t{0};
             for (uint32_t i = 0; i < req.count; ++i) {
-                copy_to_guest(d_, element(req.data, i, req.size, req.df),
-                              reinterpret_cast<const std::byte*>(&ones), req.size);
+                guest_store(s_, lock, d_, v_, element(req.data, i, req.size, req.df),
+                            reinterpret_cast<const std::byte*>(&ones), req.size);
             }
         }
         return ~uint64_t{0};
@@ -263,7 +260,7 @@ private:
                     const uint64_t from = element(to_device ? buf : dev, i, size, df);
                     const uint64_t to = element(to_device ? dev : buf, i, size, df);
                     copy_from_guest(d_, from, reinterpret_cast<std::byte*>(&v), size);
-                    copy_to_guest(d_, to, reinterpret_cast<const std::byte*>(&v), size);
+                    guest_store(s_, lock, d_, v_, to, reinterpret_cast<const std::byte*>(&v), size);
                 }
             } else {
                 emulate(lock, make_req(IOREQ_TYPE_COPY, dev, size, n, !to_device, true, df, buf));

@@ -1,5 +1,6 @@
 // The public Host API: installation behind the C functions, domain lifecycle,
 // and the observation helpers tests use.
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 
@@ -39,13 +40,7 @@ void destroy_locked(State& s, Domain& d) {
     for (uint16_t id : ids) {
         ioreq_server_destroy(s, d, id);
     }
-    for (uint64_t& frame : d.p2m) {
-        if (frame != kNoFrame) {
-            pool_release(s, frame);
-            frame = kNoFrame;
-        }
-    }
-    d.ram_pages_present = 0;
+    p2m_release_all(s, d);
     d.special_p2m.clear();
     if (!d.started) {
         for (auto& v : d.vcpus) {
@@ -185,6 +180,11 @@ uint16_t Host::create_domain(DomainConfig config) {
     // Seeded per domain: deterministic, yet every domain scattered differently.
     d->p2m = detail::pool_alloc(s, pages, 0x9e3779b97f4a7c15ull * d->domid);
     d->ram_pages_present = pages;
+    d->max_pages = pages;  // what the toolstack allowed: exactly the RAM it built
+    // libxenguest maps its special pages (xenstore, console, ...) up to
+    // 0xfefff in every HVM guest, so the p2m high-water mark starts there.
+    d->max_mapped_gfn = std::max<uint64_t>(pages - 1, 0xfefff);
+    d->hap = config.hap;
     for (unsigned i = 0; i < config.vcpus; ++i) {
         auto v = std::make_unique<detail::Vcpu>();
         v->id = i;
@@ -249,6 +249,11 @@ DomainStatus Host::status(uint16_t domid) const {
     for (const auto& v : d.vcpus) {
         st.programs_finished = st.programs_finished && v->finished;
     }
+    st.tot_pages = detail::tot_pages(d);
+    st.max_pages = d.max_pages;
+    st.write_protect_server = d.wp.server;
+    st.write_protected_pages = static_cast<unsigned>(d.wp.pages.size());
+    st.modified_memory_pages = d.modified_pages;
     return st;
 }
 
@@ -321,10 +326,10 @@ std::optional<uint64_t> Host::machine_frame(uint16_t domid, uint64_t gfn) const 
     State& s = *impl_->state;
     std::lock_guard lock(s.mu);
     const detail::Domain* d = detail::find_domain(s, domid);
-    if (d == nullptr || gfn >= d->p2m.size() || d->p2m[gfn] == detail::kNoFrame) {
+    if (d == nullptr) {
         return std::nullopt;
     }
-    return d->p2m[gfn];
+    return detail::p2m_frame(*d, gfn);
 }
 
 int Host::machine_memory_fd() const {

@@ -8,7 +8,10 @@
 // trapped accesses, ioreq servers with the genuine shared_iopage_t layout and
 // Xen's state machine, event channels as pollable file descriptors, routing of
 // guest accesses (CF8/CFC decoding, newest-server-wins range matching, the null
-// handler), INVALIDATE broadcasts, and a small xenstore.
+// handler), INVALIDATE broadcasts, write-protected pages (p2m_ioreq_server;
+// guest_store.cpp), the physmap beyond boot RAM (populate, decrease
+// reservation, relocate, max memory, dirty-VRAM tracking; physmap.cpp), and a
+// small xenstore.
 //
 // The calling process plays dom0. One Host exists at a time; constructing it
 // installs it behind the C functions, destroying it uninstalls it.
@@ -40,6 +43,9 @@ struct DomainConfig {
     uint64_t ram_bytes = 64ull << 20;  // RAM at guest-physical 0..ram_bytes (must stay < 3 GiB)
     unsigned vcpus = 1;
     std::vector<GuestProgram> programs;  // one per vCPU; missing entries idle
+    // false: a shadow-paging guest; p2m_ioreq_server is then unavailable
+    // (map_mem_type_to_ioreq_server and set_mem_type fail with EOPNOTSUPP).
+    bool hap = true;
 };
 
 enum class DomainState : uint8_t { Paused, Running, Crashed, Dying, Gone };
@@ -49,7 +55,12 @@ struct DomainStatus {
     std::string crash_reason;    // set when the simulator crashed the domain (protocol violation)
     unsigned dom0_mappings = 0;  // pages of this domain dom0 still maps (RAM + ioreq pages)
     unsigned ioreq_servers = 0;  // live ioreq servers
-    bool programs_finished = false;  // every vCPU program has returned
+    bool programs_finished = false;                // every vCPU program has returned
+    uint64_t tot_pages = 0;                        // frames the domain owns
+    uint64_t max_pages = 0;                        // its limit (xc_domain_setmaxmem)
+    std::optional<uint16_t> write_protect_server;  // claimed HVMMEM_ioreq_server
+    unsigned write_protected_pages = 0;            // pages of that type
+    uint64_t modified_memory_pages = 0;            // pages dom0 reported with modified_memory
 };
 
 struct MsiRecord {

@@ -164,6 +164,7 @@ void ioreq_server_destroy(State& s, Domain& d, uint16_t id) {
             v->server_vanished = true;  // as on real Xen, that vCPU now waits for good
         }
     }
+    wp_server_gone(s, d, id);
     for (evtchn_port_t p : srv.vcpu_ports) {
         close_xen_port(s, d, p);
     }

@@ -107,11 +107,8 @@ void pool_release(State& s, uint64_t frame) {
 }
 
 std::optional<PageRef> p2m_lookup(const Domain& d, uint64_t gfn) {
-    if (gfn < d.p2m.size()) {
-        if (d.p2m[gfn] == kNoFrame) {
-            return std::nullopt;
-        }
-        return PageRef{d.machine, d.p2m[gfn] * kPageSize};
+    if (auto frame = p2m_frame(d, gfn)) {
+        return PageRef{d.machine, *frame * kPageSize};
     }
     auto it = d.special_p2m.find(gfn);
     if (it == d.special_p2m.end()) {
@@ -161,6 +158,7 @@ void copy_from_guest(const Domain& d, uint64_t gpa, std::byte* out, uint64_t len
 void copy_to_guest(Domain& d, uint64_t gpa, const std::byte* in, uint64_t len) {
     for_each_guest_chunk(d, gpa, len, [&](std::byte* page, uint64_t done, uint64_t n) {
         std::memcpy(page, in + done, n);
+        dirty_vram_mark(d, (gpa + done) / kPageSize);
     });
 }
 

@@ -119,6 +119,21 @@ struct Vcpu {
     bool finished = false;
 };
 
+// p2m_ioreq_server: which server claimed the type (map_mem_type_to_ioreq_server)
+// and which gfns currently have it (set_mem_type).
+struct WriteProtect {
+    std::optional<uint16_t> server;
+    std::set<uint64_t> pages;
+};
+
+// track_dirty_vram's one tracked range and the pages the guest wrote since
+// the previous call.
+struct DirtyVram {
+    uint64_t first = 0;
+    uint32_t nr = 0;
+    std::vector<bool> dirty;
+};
+
 struct Domain {
     uint16_t domid = 0;
     std::string name;
@@ -130,6 +145,17 @@ struct Domain {
     std::shared_ptr<SharedMemory> machine;  // the host's pool, which p2m frames index
     std::vector<uint64_t> p2m;              // RAM gfn -> machine frame, kNoFrame if absent
     uint64_t ram_pages_present = 0;
+    // Frames populated at gfns beyond the boot RAM (physmap.cpp), gfn -> frame.
+    std::map<uint64_t, uint64_t> extra_p2m;
+    // Frames a populate displaced from the p2m: still the domain's (Xen leaks
+    // them to the domain), freed when it dies.
+    std::vector<uint64_t> displaced_frames;
+    uint64_t max_pages = 0;       // XEN_DOMCTL_max_mem, in pages
+    uint64_t max_mapped_gfn = 0;  // p2m high-water mark (domain_get_maximum_gpfn)
+    bool hap = true;
+    WriteProtect wp;
+    std::optional<DirtyVram> dirty_vram;
+    uint64_t modified_pages = 0;              // pages reported through modified_memory
     std::map<uint64_t, PageRef> special_p2m;  // legacy ioreq pages
     std::set<uint64_t> used_special_gfns;
 
@@ -214,6 +240,8 @@ void pool_release(State& s, uint64_t frame);  // free now, or once dom0 unmaps i
 std::optional<PageRef> p2m_lookup(const Domain& d, uint64_t gfn);
 bool gpa_is_ram(const Domain& d, uint64_t gpa, uint64_t len);
 void copy_from_guest(const Domain& d, uint64_t gpa, std::byte* out, uint64_t len);
+// Stores straight into RAM as Xen's own copies do (and logs the pages dirty);
+// guest stores that may be write-protected go through guest_store instead.
 void copy_to_guest(Domain& d, uint64_t gpa, const std::byte* in, uint64_t len);
 std::optional<uint64_t> alloc_special_gfn(Domain& d);
 void free_special_gfn(Domain& d, uint64_t gfn);
@@ -222,6 +250,32 @@ void* dom0_map(State& s, Domain& d, const std::vector<std::optional<PageRef>>& f
                void* hint, int flags, std::vector<int>& errs);
 int dom0_unmap(State& s, void* addr, size_t pages);  // 0 or errno
 void dom0_unmap_all(State& s);
+
+// ---- physmap.cpp ----------------------------------------------------------
+std::optional<uint64_t> p2m_frame(const Domain& d, uint64_t gfn);  // RAM and populated gfns
+uint64_t tot_pages(const Domain& d);
+// Gives the frame at `gfn` back to the pool; false if nothing was there.
+bool p2m_release(State& s, Domain& d, uint64_t gfn);
+void p2m_release_all(State& s, Domain& d);  // the domain died
+// XENMEM_populate_physmap / decrease_reservation: pages done, in order, up to
+// the first that fails (what the hypercall returns).
+size_t physmap_populate(State& s, Domain& d, const xen_pfn_t* gfns, size_t n);
+size_t physmap_decrease(State& s, Domain& d, const xen_pfn_t* gfns, size_t n);
+int physmap_relocate(State& s, Domain& d, uint32_t size, uint64_t src, uint64_t dst);  // errno
+int wp_map_type(State& s, Domain& d, uint16_t server, uint16_t type, uint32_t flags);  // errno
+void wp_server_gone(State& s, Domain& d, uint16_t server);  // destroyed: its claim lapses
+int wp_set_mem_type(State& s, Domain& d, int type, uint64_t first, uint32_t nr);  // errno
+// The server a guest store into `gfn` goes to instead of RAM, if any.
+std::optional<uint16_t> wp_target(const Domain& d, uint64_t gfn);
+int dirty_vram_collect(Domain& d, uint64_t first, uint32_t nr, unsigned long* bitmap);  // errno
+void dirty_vram_mark(Domain& d, uint64_t gfn);
+
+// ---- guest_store.cpp --------------------------------------------------------
+// A guest instruction storing `len` bytes at `gpa` (RAM; std::out_of_range
+// otherwise): direct, except on write-protected pages (see the file).
+void guest_store(State& s, std::unique_lock<std::mutex>& lock, Domain& d, Vcpu& v, uint64_t gpa,
+                 const std::byte* in, uint64_t len);
+bool touches_write_protected(const Domain& d, uint64_t gpa, uint64_t len);
 
 // ---- evtchn.cpp -----------------------------------------------------------
 evtchn_port_t alloc_xen_port(Domain& d, XenPort port);

@@ -47,8 +47,9 @@ GuestSession::GuestSession(SessionOptions options)
       ports_(bind_vcpu_ports()),
       claims_(server_),
       pci_(server_, options_.bdf),
+      tracker_(server_, subject_),
       vgpu_(named(options_.vgpu, options_.domid), *this, gpu_link()),
-      dispatcher_(subject_, options_.bdf, vgpu_, guest_memory_),
+      dispatcher_(subject_, options_.bdf, vgpu_, guest_memory_, &tracker_),
       evtchn_fd_(io_),
       xenstore_fd_(io_) {
     // The descriptors belong to libxenevtchn / libxenstore; Asio only polls them
@@ -212,6 +213,9 @@ SessionStatus GuestSession::status() const {
     s.ggtt_strategy = vgpu_.ggtt_strategy();
     s.trapped_windows = claims_.claimed().size();
     s.events = events_;
+    s.write_protect_available = tracker_.available();
+    s.protected_pages = tracker_.protected_count();
+    s.ggtt_backing = ggtt_backing_ != nullptr;
     return s;
 }
 
@@ -223,8 +227,21 @@ bool GuestSession::read_guest(GuestPhysAddr addr, std::span<std::byte> out) {
     return guest_memory_.read(addr, out);
 }
 
+// Foreign-mapping stores are never trapped, so this also commits the guest's
+// trapped stores into write-protected pages. Xen is told about the pages, as
+// any device model writing guest memory must (for live migration's log-dirty
+// mode; Xen returns at once otherwise).
 bool GuestSession::write_guest(GuestPhysAddr addr, std::span<const std::byte> in) {
-    return guest_memory_.write(addr, in);
+    if (!guest_memory_.write(addr, in)) {
+        return false;
+    }
+    if (!in.empty()) {
+        const uint64_t first = addr.value() >> kPageShift;
+        const uint64_t last = (addr.value() + in.size() - 1) >> kPageShift;
+        xendevicemodel_modified_memory(dm_.get(), options_.domid, first,
+                                       static_cast<uint32_t>(last - first + 1));
+    }
+    return true;
 }
 
 void GuestSession::inject_msi(uint64_t address, uint32_t data) {
@@ -234,12 +251,26 @@ void GuestSession::inject_msi(uint64_t address, uint32_t data) {
     }
 }
 
-// Page tracking through the ioreq server arrives with the PageTracker; until
-// then a shadow PPGTT cannot be kept coherent on Xen and is refused.
-bool GuestSession::protect_page(GuestFrame) {
-    return false;
+bool GuestSession::protect_page(GuestFrame gfn) {
+    return tracker_.protect(gfn);
 }
 
-void GuestSession::unprotect_page(GuestFrame) {}
+void GuestSession::unprotect_page(GuestFrame gfn) {
+    tracker_.unprotect(gfn);
+}
+
+mediator::GgttRamBacking* GuestSession::ggtt_ram_backing() {
+    if (!ggtt_backing_ && !ggtt_backing_failed_) {
+        try {
+            ggtt_backing_ = std::make_unique<XenGgttBacking>(dm_.get(), fmem_.get(), domains_,
+                                                             options_.domid, subject_);
+        } catch (const std::exception& e) {
+            ggtt_backing_failed_ = true;
+            XENGT_LOG(LogLevel::Warn, subject_, "no GGTT RAM backing, the GGTT stays trapped: %s",
+                      e.what());
+        }
+    }
+    return ggtt_backing_.get();
+}
 
 }  // namespace xengt::xen

@@ -20,10 +20,12 @@
 #include "mediator/vgpu.hpp"
 #include "xengt/xen/domain_info.hpp"
 #include "xengt/xen/foreign_frame_pins.hpp"
+#include "xengt/xen/ggtt_backing.hpp"
 #include "xengt/xen/guest_memory.hpp"
 #include "xengt/xen/handles.hpp"
 #include "xengt/xen/ioreq_dispatch.hpp"
 #include "xengt/xen/ioreq_server.hpp"
+#include "xengt/xen/page_tracker.hpp"
 #include "xengt/xen/pci_address.hpp"
 #include "xenstore/store.hpp"
 
@@ -56,6 +58,9 @@ struct SessionStatus {
     mediator::GgttStrategy ggtt_strategy = mediator::GgttStrategy::Trap;
     size_t trapped_windows = 0;
     uint64_t events = 0;
+    bool write_protect_available = false;  // the p2m_ioreq_server type is ours
+    size_t protected_pages = 0;            // guest pages write-protected for the mediator
+    bool ggtt_backing = false;             // the GGTT RAM backing exists
 };
 
 class GuestSession final : private mediator::HypervisorPort {
@@ -80,6 +85,9 @@ public:
     // The vGPU, for diagnostics (the isolation checker); only while the
     // session's loop is idle or from inside it.
     const mediator::Vgpu& vgpu() const { return vgpu_; }
+    // The port the vGPU drives, for tests and diagnostics; same threading
+    // rule as status().
+    mediator::HypervisorPort& hypervisor_port() { return *this; }
 
 private:
     // mediator::HypervisorPort
@@ -89,6 +97,7 @@ private:
     void inject_msi(uint64_t address, uint32_t data) override;
     bool protect_page(GuestFrame gfn) override;
     void unprotect_page(GuestFrame gfn) override;
+    mediator::GgttRamBacking* ggtt_ram_backing() override;
 
     std::vector<BoundPort> bind_vcpu_ports();
     std::optional<mediator::GpuLink> gpu_link();
@@ -117,6 +126,12 @@ private:
     std::vector<BoundPort> ports_;       // index: vCPU id
     TrapClaims claims_;
     ClaimedPciDevice pci_;
+    // Both outlive the vGPU, which may release pages or hold the backing
+    // until its destructor, and go before the server: unclaiming the type
+    // and giving the frames back need the server and the domain still there.
+    PageTracker tracker_;
+    std::unique_ptr<XenGgttBacking> ggtt_backing_;  // created on the vGPU's first ask
+    bool ggtt_backing_failed_ = false;              // ... which is not repeated after a failure
     // Guest frames the GPU can reach; outlives the vGPU that pins them.
     std::optional<ForeignFramePins> pins_;
     mediator::Vgpu vgpu_;

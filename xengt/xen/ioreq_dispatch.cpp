@@ -38,8 +38,46 @@ const char* type_name(uint8_t type) {
 }  // namespace
 
 IoreqDispatcher::IoreqDispatcher(std::string subject, PciAddress bdf, mediator::TrapTarget& device,
-                                 GuestRamAccess& ram)
-    : subject_(std::move(subject)), bdf_(bdf), device_(device), ram_(ram) {}
+                                 GuestRamAccess& ram, const WriteProtectedPages* protection)
+    : subject_(std::move(subject)),
+      bdf_(bdf),
+      device_(device),
+      ram_(ram),
+      protection_(protection) {}
+
+bool IoreqDispatcher::write_protected(uint64_t addr, uint64_t len) const {
+    if (protection_ == nullptr || protection_->protected_count() == 0) {
+        return false;  // the common case costs one load
+    }
+    const uint64_t last = addr + (len - 1);  // callers checked the span does not wrap
+    for (uint64_t f = addr >> kPageShift; f <= last >> kPageShift; ++f) {
+        if (protection_->is_protected(GuestFrame{f})) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// A store at a guest-physical address, arriving as an MMIO write: the
+// device's own registers, a write-protected page (the device decides what
+// lands in RAM), or a page protected when Xen sent the request but released
+// since (another vCPU's request made the device let it go). Xen did not
+// perform such a store and nobody else will, so it is completed into RAM as
+// the guest meant it; Xen forwards no other stores outside our windows.
+void IoreqDispatcher::store(const ioreq_t& req, uint64_t addr, AccessSize size, uint64_t value) {
+    const bool protected_page = write_protected(addr, size.bytes());
+    if (protected_page) {
+        ++counters_.protected_writes;
+    }
+    const TrapResult r = device_.mmio_write(GuestPhysAddr{addr}, size, value);
+    if (r == TrapResult::Unclaimed && !protected_page && protection_ != nullptr &&
+        protection_->claimed() &&
+        ram_.write(GuestPhysAddr{addr}, std::as_bytes(std::span(&value, 1)).first(size.bytes()))) {
+        ++counters_.late_protected;
+        return;
+    }
+    note_unclaimed(req, addr, r);
+}
 
 uint64_t IoreqDispatcher::hostile(const ioreq_t& req, const char* why) {
     ++counters_.hostile;
@@ -178,7 +216,12 @@ uint64_t IoreqDispatcher::dispatch(const ioreq_t& req) {
             note_unclaimed(req, dev, r.result);
             if (req.data_is_ptr) {
                 uint64_t v = r.value;
-                if (!ram_.write(ptr, std::as_bytes(std::span(&v, 1)).first(step))) {
+                if (write_protected(ptr.value(), step)) {
+                    // A string copy into a write-protected page: Xen leaves the
+                    // store to us, and the device must see it like the guest's own.
+                    ++counters_.protected_writes;
+                    note_unclaimed(req, ptr.value(), device_.mmio_write(ptr, *size, v));
+                } else if (!ram_.write(ptr, std::as_bytes(std::span(&v, 1)).first(step))) {
                     return hostile(req, "data pointer outside guest RAM");
                 }
             } else {
@@ -193,7 +236,11 @@ uint64_t IoreqDispatcher::dispatch(const ioreq_t& req) {
             } else {
                 v = req.data & size->mask();
             }
-            note_unclaimed(req, dev, device_write(space, dev, *size, v));
+            if (space == Space::Mmio) {
+                store(req, dev, *size, v);
+            } else {
+                note_unclaimed(req, dev, device_write(space, dev, *size, v));
+            }
         }
     }
     return result;

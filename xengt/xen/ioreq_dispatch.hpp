@@ -2,7 +2,11 @@
 //
 // IoreqDispatcher validates a copied ioreq (every field is guest-influenced),
 // expands repetitions and pointer-mode copies, and calls the device through
-// the hypervisor-neutral TrapTarget. service_slot() is the Xen state machine
+// the hypervisor-neutral TrapTarget. Guest stores into write-protected pages
+// (p2m_ioreq_server, xen-ioreq.md §4.4) arrive as IOREQ_TYPE_COPY writes at
+// RAM addresses outside the device's windows; they go to the device's
+// mmio_write like any MMIO write, and the device stores what it accepts
+// through HypervisorPort::write_guest. service_slot() is the Xen state machine
 // around it for one vCPU's slot. Both are pure in-process code with no Xen
 // calls, so the fuzzer and the trap-path benchmark run exactly what ships.
 #pragma once
@@ -29,14 +33,28 @@ struct DispatchCounters {
     uint64_t pci_config = 0;
     uint64_t invalidate = 0;
     uint64_t timeoffset = 0;
-    uint64_t hostile = 0;    // malformed requests answered safely
-    uint64_t unclaimed = 0;  // well-formed, but for an address the vGPU does not decode
+    uint64_t hostile = 0;           // malformed requests answered safely
+    uint64_t unclaimed = 0;         // well-formed, but for an address the vGPU does not decode
+    uint64_t protected_writes = 0;  // elements stored into write-protected pages
+    uint64_t late_protected = 0;    // ... into pages released meanwhile: stored as RAM
+};
+
+// The guest frames whose stores Xen forwards to this server instead of
+// performing them (PageTracker). Only asked, never changed, by the dispatcher.
+class WriteProtectedPages {
+public:
+    virtual ~WriteProtectedPages() = default;
+    // Whether the write-protect memory type is claimed for this server at all.
+    virtual bool claimed() const = 0;
+    virtual size_t protected_count() const = 0;
+    virtual bool is_protected(GuestFrame gfn) const = 0;
 };
 
 class IoreqDispatcher {
 public:
+    // `protection` may be null: no page is then write-protected.
     IoreqDispatcher(std::string subject, PciAddress bdf, mediator::TrapTarget& device,
-                    GuestRamAccess& ram);
+                    GuestRamAccess& ram, const WriteProtectedPages* protection = nullptr);
 
     // Serve one request (a private copy of the slot). Returns the value for the
     // slot's `data` field, which Xen reads back only for direct reads. Never
@@ -53,11 +71,14 @@ private:
     mediator::TrapRead device_read(Space space, uint64_t addr, AccessSize size);
     mediator::TrapResult device_write(Space space, uint64_t addr, AccessSize size, uint64_t v);
     void note_unclaimed(const ioreq_t& req, uint64_t addr, mediator::TrapResult r);
+    bool write_protected(uint64_t addr, uint64_t len) const;
+    void store(const ioreq_t& req, uint64_t addr, AccessSize size, uint64_t value);
 
     std::string subject_;
     PciAddress bdf_;
     mediator::TrapTarget& device_;
     GuestRamAccess& ram_;
+    const WriteProtectedPages* protection_;
     DispatchCounters counters_;
     RateLimiter log_limit_{20, std::chrono::seconds(1)};
 };
