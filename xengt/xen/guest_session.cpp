@@ -13,6 +13,9 @@ namespace {
 // that one page (frame ioreq(0)).
 constexpr unsigned kMaxVcpus = kPageSize / sizeof(ioreq_t);
 
+// The emulated monitor refreshes at 60 Hz.
+constexpr auto kVblankPeriod = std::chrono::microseconds(16667);
+
 unsigned query_nr_vcpus(xendevicemodel_handle* dm, uint16_t domid) {
     unsigned n = 0;
     if (xendevicemodel_nr_vcpus(dm, domid, &n) != 0) {
@@ -50,6 +53,7 @@ GuestSession::GuestSession(SessionOptions options)
       tracker_(server_, subject_),
       vgpu_(named(options_.vgpu, options_.domid), *this, gpu_link()),
       dispatcher_(subject_, options_.bdf, vgpu_, guest_memory_, &tracker_),
+      vblank_timer_(io_),
       evtchn_fd_(io_),
       xenstore_fd_(io_) {
     // The descriptors belong to libxenevtchn / libxenstore; Asio only polls them
@@ -133,9 +137,36 @@ GuestSession::EndReason GuestSession::run() {
     io_.restart();
     evtchn_fd_.cancel();
     xenstore_fd_.cancel();
+    vblank_timer_.cancel();
+    vblank_armed_ = false;
     io_.poll();  // let the cancelled handlers complete
     io_.restart();
     return end_reason_;
+}
+
+void GuestSession::update_vblank_timer() {
+    // 60 Hz, the refresh of the vGPU's emulated monitor; armed only while a
+    // pipe is enabled so an idle guest costs no wakeups. Deadlines advance by
+    // whole periods, so a late tick does not make the next one late too.
+    if (vblank_armed_ || !vgpu_.display_active()) {
+        return;
+    }
+    vblank_armed_ = true;
+    vblank_timer_.expires_after(kVblankPeriod);
+    vblank_timer_.async_wait([this](const boost::system::error_code& ec) { on_vblank(ec); });
+}
+
+void GuestSession::on_vblank(const boost::system::error_code& ec) {
+    if (ec) {
+        return;
+    }
+    if (!vgpu_.display_active()) {
+        vblank_armed_ = false;
+        return;
+    }
+    vgpu_.vblank();
+    vblank_timer_.expires_at(vblank_timer_.expiry() + kVblankPeriod);
+    vblank_timer_.async_wait([this](const boost::system::error_code& e) { on_vblank(e); });
 }
 
 void GuestSession::stop() {
@@ -150,6 +181,7 @@ void GuestSession::arm_event_channel() {
                               }
                               on_event_channel();
                               arm_event_channel();
+                              update_vblank_timer();
                           });
 }
 

@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -102,6 +103,8 @@ private:
     std::vector<BoundPort> bind_vcpu_ports();
     std::optional<mediator::GpuLink> gpu_link();
     void arm_event_channel();
+    void update_vblank_timer();
+    void on_vblank(const boost::system::error_code& ec);
     void on_event_channel();
     void arm_xenstore();
     void check_domain_alive();
@@ -138,6 +141,9 @@ private:
     IoreqDispatcher dispatcher_;
 
     boost::asio::io_context io_;
+    // Vertical blanks of the vGPU's enabled pipes: the mediator has no clock.
+    boost::asio::steady_timer vblank_timer_;
+    bool vblank_armed_ = false;
     boost::asio::posix::stream_descriptor evtchn_fd_;
     boost::asio::posix::stream_descriptor xenstore_fd_;
     EndReason end_reason_ = EndReason::Stopped;
