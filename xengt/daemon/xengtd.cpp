@@ -63,7 +63,11 @@ int main(int argc, char** argv) {
          "VGA itself is not emulated either way")
         ("vgt_cap", po::value<unsigned>()->default_value(0),
          "most of the GPU's render time each guest may use, percent (0 = no cap, "
-         "1-100). Recorded only for now: no scheduler enforces it yet");
+         "1-100). Recorded only for now: no scheduler enforces it yet")
+        ("ggtt", po::value<std::string>()->default_value("ram"),
+         "how guests' GGTT writes reach xengtd: 'ram' backs the GGTT half of BAR0 "
+         "with guest memory and applies changes when the guest flushes (falls back "
+         "to 'trap' where Xen refuses), 'trap' traps every entry write");
     // clang-format on
     po::variables_map vm;
     try {
@@ -115,6 +119,11 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "xengtd: vgt_primary must be 0 or 1 and vgt_cap 0-100 (percent)\n");
         return 2;
     }
+    const std::string ggtt = vm["ggtt"].as<std::string>();
+    if (ggtt != "ram" && ggtt != "trap") {
+        std::fprintf(stderr, "xengtd: --ggtt must be 'ram' or 'trap'\n");
+        return 2;
+    }
     gm.low_bytes = xengt::MiB(low);
     gm.high_bytes = xengt::MiB(high);
     gm.fences = fences;
@@ -135,6 +144,8 @@ int main(int argc, char** argv) {
             opts.vgpu.vgt_id = vgt_id++;
             opts.vgpu.primary = primary == 1;
             opts.vgpu.cap_percent = cap;
+            opts.vgpu.ggtt_strategy = ggtt == "ram" ? xengt::mediator::GgttStrategy::RamBacked
+                                                    : xengt::mediator::GgttStrategy::Trap;
             try {
                 daemon.attach(opts, gm);
             } catch (const xengt::mediator::AdmissionRefused& e) {
