@@ -93,6 +93,27 @@ check_served() {  # check_served DOMID VGT_ID
     check "dom$d: old BAR0 place no longer decodes" guest_said "$d" "old BAR0 place reads ffffffff"
     check "dom$d: rep movs MMIO->RAM across a page (vgt_id $2)" \
         guest_said "$d" "rep movs 76544776 47765447 00000001 0000000$2"
+    check "dom$d: GGTT entries translated: aperture writes reached the guest's pages" \
+        guest_said "$d" "gtt: aperture->RAM a5a50001 a5a50002 ok"
+    check "dom$d: guest RAM writes visible through the aperture" \
+        guest_said "$d" "gtt: RAM->aperture 5a5a0003 ok"
+    check "dom$d: write to a write-protected page-table page applied by xengtd" \
+        guest_said "$d" "wp: PTE write readback=[0-9a-f]* ok"
+    check "dom$d: vblank MSI the guest enabled was injected and handled" \
+        guest_said "$d" "msi: vblanks=[1-9][0-9]* interrupts handled=[1-9]"
+}
+
+# What xengtd saw of a guest, from the counters it logs at teardown.
+final_counters() { grep "dom$1: final counters" /tmp/xengtd.log; }
+check_counters() {  # check_counters DOMID
+    d=$1
+    check "dom$d: xengtd trapped exactly the guest's 2 page-table writes" \
+        sh -c "grep 'dom$d: final counters' /tmp/xengtd.log | grep -q 'page-table writes trapped 2 (whole 0, partial 2) on 4 protected pages'"
+    check "dom$d: the guest's 1000 reads of the protected page never reached xengtd" \
+        sh -c "grep 'dom$d: final counters' /tmp/xengtd.log | grep -q 'unclaimed accesses 0;'"
+    check "dom$d: MSIs injected by xengtd" \
+        sh -c "grep 'dom$d: final counters' /tmp/xengtd.log | grep -q 'MSIs [1-9]'"
+    say "dom$d: $(final_counters "$d" | sed 's/.*final counters: //')"
 }
 
 CFG=/guest/guest.cfg
@@ -119,6 +140,7 @@ xl destroy xengt-a
 check "dom$A: xengtd logged the teardown" wait_for 30 xengtd_said "dom$A: vGPU torn down"
 check "dom$A: no dying domain left (xengtd unmapped everything)" wait_for 30 domain_gone "$A"
 check "dom$A: xengtd removed its xenstore state" state_removed "$A"
+check_counters "$A"
 check "xengtd keeps running after dom$A died" xengtd_running
 
 say "unpausing B"
@@ -146,5 +168,6 @@ wait "$XENGTD"
 XENGTD_RC=$?
 check "xengtd exit status 0 (got $XENGTD_RC)" test "$XENGTD_RC" -eq 0
 check "dom$B: no dying domain left" wait_for 30 domain_gone "$B"
+check_counters "$B"
 say "scenario finished"
 finish

@@ -1,12 +1,15 @@
 // Fuzz target: streams of guest GTT activity against one vGPU with a GPU
 // behind it — GGTT entry writes (whole, halves, through BAR4), aperture
-// accesses, flushes, BAR0 moves with a RAM-backed table — with the isolation
-// checker run over the physical GGTT at the end of every input. A violation,
-// a leaked pin or a crash is a finding.
+// accesses, flushes, BAR0 moves with a RAM-backed table, PPGTT announcements
+// and stores into guest page tables (delivered to the vGPU as Xen would when
+// the page is protected), resets — with the isolation checker run over the
+// physical GGTT and every shadow PPGTT at the end of every input. A
+// violation, a leaked pin, page or protection, or a crash is a finding.
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <span>
 
 #include "../mediator/fake_gpu_memory.hpp"
 #include "../mediator/fake_hypervisor.hpp"
@@ -90,7 +93,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             // Indices mostly near the slices so that the interesting paths run.
             const uint64_t index =
                 (op & 0x80) ? in.take(3) % kGgttEntries : (MiB(16) >> 12) + in.take(2) % 8192;
-            switch (op & 0x7) {
+            switch (op & 0x80 ? op & 0x7 : op & 0xf) {
                 case 0:
                     vgpu.mmio_write(GuestPhysAddr{bar0 + MiB(8) + index * 8}, AccessSize::qword(),
                                     in.take(8));
@@ -127,13 +130,48 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                     bar0 = (in.take(2) % 64) * MiB(16) + 0x1'0000'0000;
                     program_bar0(vgpu, bar0);
                     break;
-                default:
+                case 7:
                     vgpu.config_write(0x04, AccessSize::word(), in.take(1) & 0x7);
+                    break;
+                case 8: {
+                    // pdp[] then g2v_notify 2..5 (PPGTT create/destroy, 3 or 4 levels).
+                    const uint64_t pv = bar0 + 0x78000;
+                    for (uint32_t i = 0; i < 4; ++i) {
+                        vgpu.mmio_write(GuestPhysAddr{pv + 0x838 + 8 * i}, AccessSize::dword(),
+                                        (in.take(1) % (kRamFrames + 8)) << 12);
+                    }
+                    vgpu.mmio_write(GuestPhysAddr{pv + 0x818}, AccessSize::dword(),
+                                    2 + in.take(1) % 4);
+                    break;
+                }
+                case 9:
+                case 10: {
+                    // A guest store into its RAM: trapped if the page is protected.
+                    const uint64_t gpa =
+                        in.take(1) % kRamFrames * kPageSize + in.take(2) % kPageSize;
+                    const auto sz = (op & 0xf) == 9 ? AccessSize::qword()
+                                                    : *AccessSize::from_bytes(1u << (op >> 4 & 3));
+                    const uint64_t value = in.take(sz.bytes());
+                    const uint64_t aligned = gpa & ~uint64_t{sz.bytes() - 1};
+                    if (hv.protected_pages.contains(aligned >> kPageShift)) {
+                        vgpu.mmio_write(GuestPhysAddr{aligned}, sz, value);
+                    } else {
+                        hv.write_guest(GuestPhysAddr{aligned},
+                                       std::as_bytes(std::span(&value, 1)).first(sz.bytes()));
+                    }
+                    break;
+                }
+                case 11:
+                    vgpu.config_write(0x70 + 8, AccessSize::word(), 0x8000);  // FLR
+                    program_bar0(vgpu, bar0);
+                    break;
+                default:
+                    vgpu.sync_gtt();
                     break;
             }
         }
         vgpu.sync_gtt();
-        const IsolationSubject subject{kDom, vgpu.ggtt_shadow()};
+        const IsolationSubject subject{kDom, vgpu.ggtt_shadow(), vgpu.ppgtt_shadow()};
         const IsolationReport report = check_isolation(ggtt, world, {&subject, 1});
         if (!report.ok() || pins.bad_unpins != 0 ||
             pins.outstanding != vgpu.ggtt_shadow()->pinned_entries()) {
@@ -141,8 +179,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             std::abort();
         }
     }
-    // The vGPU is gone: nothing of the guest may stay reachable.
-    if (!check_isolation(ggtt, world, {}).ok()) {
+    // The vGPU is gone: nothing of the guest may stay reachable, protected
+    // or allocated (the scratch page is the world's only page left).
+    if (!check_isolation(ggtt, world, {}).ok() || !hv.protected_pages.empty() ||
+        world.live_pages() != 1) {
         std::abort();
     }
     return 0;

@@ -166,13 +166,14 @@ void log_final_counters(uint16_t domid, const xen::SessionStatus& s, const media
     XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
               "final counters: MMIO reads %llu writes %llu; GGTT (%s) writes %llu flushes %llu; "
               "page-table writes trapped %llu (whole %llu, partial %llu) on %llu protected pages; "
-              "MSIs %llu; guest frames pinned %zu",
+              "MSIs %llu; unclaimed accesses %llu; guest frames pinned %zu",
               static_cast<ull>(s.vgpu.mmio_reads), static_cast<ull>(s.vgpu.mmio_writes),
               mediator::to_string(s.ggtt_strategy), static_cast<ull>(s.vgpu.ggtt_writes),
               static_cast<ull>(s.vgpu.ggtt_flushes),
               static_cast<ull>(p.full_writes + p.partial_writes), static_cast<ull>(p.full_writes),
               static_cast<ull>(p.partial_writes), static_cast<ull>(p.protected_pages),
-              static_cast<ull>(s.vgpu.msi_raised), s.gpu_frames_pinned);
+              static_cast<ull>(s.vgpu.msi_raised), static_cast<ull>(s.vgpu.unclaimed),
+              s.gpu_frames_pinned);
 }
 
 }  // namespace

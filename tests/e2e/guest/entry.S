@@ -38,6 +38,15 @@ guest_entry:
 ignore_interrupt:
     iret
 
+    /* The vGPU's MSI: save what C may clobber, count and acknowledge it. */
+    .globl msi_interrupt
+msi_interrupt:
+    pushal
+    cld
+    call msi_handler
+    popal
+    iret
+
     .bss
     .align 16
     .space 16384

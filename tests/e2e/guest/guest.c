@@ -10,75 +10,12 @@
  */
 #include <stdint.h>
 
-#define GPU_BDF (2u << 11) /* bus 0, device 2, function 0 in CF8 layout */
 #define PVINFO 0x78000u
 #define FENCE0 0x100000u
 #define RCS_MI_MODE 0x209cu
 #define MOVED_BAR0 0xc0000000u /* free guest-physical space: above RAM, below the MMIO hole */
 
-static inline void outb(uint16_t port, uint8_t v) { __asm__ volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outw(uint16_t port, uint16_t v) { __asm__ volatile("outw %0, %1" ::"a"(v), "Nd"(port)); }
-static inline void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" ::"a"(v), "Nd"(port)); }
-static inline uint16_t inw(uint16_t port) {
-    uint16_t v;
-    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-static inline uint32_t inl(uint16_t port) {
-    uint32_t v;
-    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-static inline uint32_t mmio_read32(uint32_t addr) { return *(volatile uint32_t*)(uintptr_t)addr; }
-static inline uint16_t mmio_read16(uint32_t addr) { return *(volatile uint16_t*)(uintptr_t)addr; }
-static inline void mmio_write32(uint32_t addr, uint32_t v) { *(volatile uint32_t*)(uintptr_t)addr = v; }
-
-/* ---- console ------------------------------------------------------------ */
-
-static void put(const char* s) {
-    while (*s) outb(0xe9, (uint8_t)*s++);
-}
-static void put_hex(uint32_t v, int digits) {
-    static const char hex[] = "0123456789abcdef";
-    char buf[9];
-    for (int i = digits - 1; i >= 0; --i, v >>= 4) buf[i] = hex[v & 0xf];
-    buf[digits] = 0;
-    put(buf);
-}
-static void put_dec(uint32_t v) {
-    char buf[11];
-    int i = 10;
-    buf[i] = 0;
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(&buf[i]);
-}
-static void line(const char* s) {
-    put("XENGT-GUEST: ");
-    put(s);
-}
-static void end(void) { put("\n"); }
-
-/* ---- PCI configuration mechanism #1 ------------------------------------ */
-
-static uint32_t cfg_read32(uint32_t bdf, uint32_t reg) {
-    outl(0xcf8, 0x80000000u | bdf | (reg & 0xfc));
-    return inl(0xcfc);
-}
-static uint16_t cfg_read16(uint32_t bdf, uint32_t reg) {
-    outl(0xcf8, 0x80000000u | bdf | (reg & 0xfc));
-    return inw((uint16_t)(0xcfc + (reg & 2)));
-}
-static void cfg_write32(uint32_t bdf, uint32_t reg, uint32_t v) {
-    outl(0xcf8, 0x80000000u | bdf | (reg & 0xfc));
-    outl(0xcfc, v);
-}
-static void cfg_write16(uint32_t bdf, uint32_t reg, uint16_t v) {
-    outl(0xcf8, 0x80000000u | bdf | (reg & 0xfc));
-    outw((uint16_t)(0xcfc + (reg & 2)), v);
-}
+#include "hw.h"
 
 /* Size a BAR the way firmware does; returns the address mask read back. */
 static uint32_t bar_mask(uint32_t reg) {
@@ -94,15 +31,17 @@ static uint32_t bar_mask(uint32_t reg) {
 extern void ignore_interrupt(void);
 static uint64_t idt[256];
 
-static void install_idt(void) {
+void set_interrupt_gate(int vector, void (*fn)(void)) {
     uint16_t cs;
     __asm__ volatile("mov %%cs, %0" : "=r"(cs));
-    uint32_t handler = (uint32_t)(uintptr_t)ignore_interrupt;
-    for (int i = 0; i < 256; ++i) {
-        /* 32-bit interrupt gate, present, DPL 0 */
-        idt[i] = (uint64_t)(handler & 0xffff) | (uint64_t)cs << 16 | (uint64_t)0x8e00 << 32 |
-                 (uint64_t)(handler >> 16) << 48;
-    }
+    uint32_t handler = (uint32_t)(uintptr_t)fn;
+    /* 32-bit interrupt gate, present, DPL 0 */
+    idt[vector] = (uint64_t)(handler & 0xffff) | (uint64_t)cs << 16 | (uint64_t)0x8e00 << 32 |
+                  (uint64_t)(handler >> 16) << 48;
+}
+
+static void install_idt(void) {
+    for (int i = 0; i < 256; ++i) set_interrupt_gate(i, ignore_interrupt);
     struct __attribute__((packed)) {
         uint16_t limit;
         uint32_t base;
@@ -232,6 +171,7 @@ void guest_main(void) {
     end();
 
     cfg_write32(GPU_BDF, 0x10, old); /* leave it where firmware put it */
+    gtt_checks(old);
     line("DONE");
     end();
 }
