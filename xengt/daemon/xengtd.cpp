@@ -64,6 +64,12 @@ int main(int argc, char** argv) {
         ("vgt_cap", po::value<unsigned>()->default_value(0),
          "most of the GPU's render time each guest may use, percent (0 = no cap, "
          "1-100). Recorded only for now: no scheduler enforces it yet")
+        ("host_low_gm_sz", po::value<unsigned>()->default_value(128),
+         "MiB of mappable graphics memory dom0 keeps for itself")
+        ("host_high_gm_sz", po::value<unsigned>()->default_value(384),
+         "MiB of hidden graphics memory dom0 keeps for itself")
+        ("host_fence_sz", po::value<unsigned>()->default_value(4),
+         "fence registers dom0 keeps for itself")
         ("ggtt", po::value<std::string>()->default_value("ram"),
          "how guests' GGTT writes reach xengtd: 'ram' backs the GGTT half of BAR0 "
          "with guest memory and applies changes when the guest flushes (falls back "
@@ -119,6 +125,20 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "xengtd: vgt_primary must be 0 or 1 and vgt_cap 0-100 (percent)\n");
         return 2;
     }
+    xengt::mediator::GmRequest host;
+    const unsigned host_low = vm["host_low_gm_sz"].as<unsigned>();
+    const unsigned host_high = vm["host_high_gm_sz"].as<unsigned>();
+    const unsigned host_fences = vm["host_fence_sz"].as<unsigned>();
+    if (host_low == 0 || host_low > 4096 || host_high == 0 || host_high > 4096 ||
+        host_fences == 0 || host_fences > 32) {
+        std::fprintf(stderr,
+                     "xengtd: host_low_gm_sz and host_high_gm_sz must be 1-4096 MiB and "
+                     "host_fence_sz 1-32\n");
+        return 2;
+    }
+    host.low_bytes = xengt::MiB(host_low);
+    host.high_bytes = xengt::MiB(host_high);
+    host.fences = host_fences;
     const std::string ggtt = vm["ggtt"].as<std::string>();
     if (ggtt != "ram" && ggtt != "trap") {
         std::fprintf(stderr, "xengtd: --ggtt must be 'ram' or 'trap'\n");
@@ -135,7 +155,9 @@ int main(int argc, char** argv) {
     }
 
     try {
-        xengt::daemon::Daemon daemon;
+        xengt::daemon::DaemonOptions daemon_options;
+        daemon_options.host_share = host;
+        xengt::daemon::Daemon daemon(daemon_options);
         uint32_t vgt_id = 1;  // GVT-g numbers vGPU instances from 1
         for (unsigned domid : domids) {
             xengt::xen::SessionOptions opts;
@@ -162,6 +184,10 @@ int main(int argc, char** argv) {
             }
         }
         return daemon.run();
+    } catch (const xengt::mediator::AdmissionRefused& e) {
+        XENGT_LOG(xengt::LogLevel::Error, "xengtd", "dom0's own graphics-memory share: %s",
+                  e.what());
+        return 1;
     } catch (const std::exception& e) {
         XENGT_LOG(xengt::LogLevel::Error, "xengtd", "%s", e.what());
         return 1;
