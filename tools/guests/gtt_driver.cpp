@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "tools/guests/pci.hpp"
+#include "tools/guests/printer.hpp"
 
 namespace xengt::guests {
 namespace {
@@ -25,24 +26,6 @@ constexpr uint32_t kG2vL4Create = 4;
 // Gen8 page-table entry bits: present, writable.
 constexpr uint64_t kPresentRw = 0x3;
 
-class Printer {
-public:
-    Printer(sim::GuestCpu& cpu, GttDriverReport& r) : cpu_(cpu), r_(r) {}
-    void operator()(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
-        char buf[256];
-        va_list ap;
-        va_start(ap, fmt);
-        std::vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        r_.lines.emplace_back(buf);
-        cpu_.print(buf);
-    }
-
-private:
-    sim::GuestCpu& cpu_;
-    GttDriverReport& r_;
-};
-
 void place_bars(sim::GuestCpu& cpu, const GttDriverLayout& l) {
     pci_write(cpu, kGpu, 0x10, 4, static_cast<uint32_t>(l.bar0));
     pci_write(cpu, kGpu, 0x14, 4, static_cast<uint32_t>(l.bar0 >> 32));
@@ -60,7 +43,7 @@ void ram_write64(sim::GuestCpu& cpu, uint64_t gpa, uint64_t v) {
 
 GttDriverReport run_gtt_driver(sim::GuestCpu& cpu, const GttDriverLayout& l) {
     GttDriverReport r;
-    Printer print(cpu, r);
+    Printer print(cpu, r.lines);
     place_bars(cpu, l);
     r.mappable_base = static_cast<uint32_t>(cpu.read(l.bar0 + kMappableBase, 4));
     r.mappable_size = static_cast<uint32_t>(cpu.read(l.bar0 + kMappableSize, 4));

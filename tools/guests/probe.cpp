@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "tools/guests/pci.hpp"
+#include "tools/guests/printer.hpp"
 
 namespace xengt::guests {
 namespace {
@@ -26,24 +27,6 @@ constexpr uint32_t kCmdMemory = 1u << 1;
 // GPU facts the probe checks against.
 constexpr uint64_t kPvinfo = 0x78000;   // PVINFO page inside BAR0
 constexpr uint64_t kFence0 = 0x100000;  // first fence register: plain read/write storage
-
-class Printer {
-public:
-    Printer(sim::GuestCpu& cpu, ProbeReport& r) : cpu_(cpu), r_(r) {}
-    void operator()(const char* fmt, ...) __attribute__((format(printf, 2, 3))) {
-        char buf[256];
-        va_list ap;
-        va_start(ap, fmt);
-        std::vsnprintf(buf, sizeof buf, fmt, ap);
-        va_end(ap);
-        r_.lines.emplace_back(buf);
-        cpu_.print(buf);
-    }
-
-private:
-    sim::GuestCpu& cpu_;
-    ProbeReport& r_;
-};
 
 // Size a 64-bit memory BAR the way firmware does: write all-ones to both
 // halves, read back the address mask, restore.
@@ -77,7 +60,7 @@ void place_bar64(sim::GuestCpu& cpu, uint32_t reg, uint64_t addr) {
 
 ProbeReport run_probe(sim::GuestCpu& cpu, const ProbeLayout& layout) {
     ProbeReport r;
-    Printer say(cpu, r);
+    Printer say(cpu, r.lines);
 
     r.empty_slot_id = pci_read(cpu, kEmptySlot, kVendorId, 4);
     uint32_t id = pci_read(cpu, kGpu, kVendorId, 4);
