@@ -1,5 +1,7 @@
 #include "mediator/vgpu.hpp"
 
+#include "mediator/vgpu_impl.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -63,89 +65,29 @@ std::optional<uint64_t> offset_in(const std::optional<GuestPhysAddr>& base, uint
 
 }  // namespace
 
-struct Vgpu::Impl final : VgpuEvents {
-    Impl(VgpuConfig c, HypervisorPort& p, std::optional<GpuLink> g)
-        : config(presented(std::move(c))),
-          port(p),
-          log(config.name),
-          cfg(pci::vgpu_config_fields(config), log),
-          bars(config.aperture_bytes),
-          regs(log, counters.untracked, this),
-          gpu(g) {
-        pvinfo_populate(regs.context(), config);
-        regs.display().flip_done = display::flip_done_bit(config.device_id);
-        if (gpu) {
-            ggtt_shadow = std::make_unique<GgttShadow>(log, config.mappable, config.hidden,
-                                                       *gpu->pins, *gpu->ggtt, gpu->scratch);
-            ppgtt = std::make_unique<PpgttShadow>(log, port, *gpu->pins, *gpu->pool, gpu->scratch);
-            if (config.ggtt_strategy == GgttStrategy::RamBacked) {
-                backing = port.ggtt_ram_backing();
-                if (backing == nullptr) {
-                    XENGT_LOG(LogLevel::Info, config.name,
-                              "no GGTT RAM backing from the hypervisor: GGTT writes will trap");
-                }
+Vgpu::Impl::Impl(VgpuConfig c, HypervisorPort& p, std::optional<GpuLink> g)
+    : config(presented(std::move(c))),
+      port(p),
+      log(config.name),
+      cfg(pci::vgpu_config_fields(config), log),
+      bars(config.aperture_bytes),
+      regs(log, counters.untracked, this),
+      gpu(g) {
+    pvinfo_populate(regs.context(), config);
+    regs.display().flip_done = display::flip_done_bit(config.device_id);
+    if (gpu) {
+        ggtt_shadow = std::make_unique<GgttShadow>(log, config.mappable, config.hidden, *gpu->pins,
+                                                   *gpu->ggtt, gpu->scratch);
+        ppgtt = std::make_unique<PpgttShadow>(log, port, *gpu->pins, *gpu->pool, gpu->scratch);
+        if (config.ggtt_strategy == GgttStrategy::RamBacked) {
+            backing = port.ggtt_ram_backing();
+            if (backing == nullptr) {
+                XENGT_LOG(LogLevel::Info, config.name,
+                          "no GGTT RAM backing from the hypervisor: GGTT writes will trap");
             }
         }
     }
-
-    // VgpuEvents: what register handlers ask of the vGPU.
-    bool raise_msi() override;
-    void reset_request(ResetScope scope) override { reset(scope); }
-    void ggtt_flush() override {
-        ++counters.ggtt_flushes;
-        sync_gtt();
-    }
-    bool g2v_notify(uint32_t code, const uint64_t (&pdp)[4]) override;
-
-    void reset(ResetScope scope);
-    void on_device_reset();
-
-    // Where a memory access lands.
-    enum class Target { None, Bar0, Bar2, Straddle };
-    struct Hit {
-        Target target;
-        uint64_t offset;
-    };
-    Hit locate(GuestPhysAddr addr, AccessSize size) const;
-
-    TrapRead bar0_read(uint64_t offset, AccessSize size);
-    TrapResult bar0_write(uint64_t offset, AccessSize size, uint64_t value);
-    TrapRead ggtt_read(uint32_t offset, AccessSize size);
-    TrapResult ggtt_write(uint32_t offset, AccessSize size, uint64_t value);
-    TrapRead aperture_read(uint64_t offset, AccessSize size);
-    TrapResult aperture_write(uint64_t offset, AccessSize size, uint64_t value);
-    std::optional<GuestPhysAddr> aperture_target(uint64_t offset);
-    void sync_gtt();
-    std::optional<uint32_t> io_offset(IoPort io_port) const;
-    TrapRead io_data_read();
-    TrapResult io_data_write(uint32_t value);
-    void refresh_windows();
-
-    TrapRead tally(TrapRead r) {
-        tally(r.result);
-        return r;
-    }
-    TrapResult tally(TrapResult r) {
-        counters.unclaimed += r == TrapResult::Unclaimed;
-        counters.rejected += r == TrapResult::Rejected;
-        return r;
-    }
-
-    VgpuConfig config;
-    HypervisorPort& port;
-    VgpuCounters counters;
-    GuestLog log;
-    pci::ConfigSpace cfg;
-    pci::BarDecoder bars;
-    mmio::RegisterFile regs;
-    mmio::GgttWindow ggtt;
-    uint32_t io_index = 0;  // BAR4 MMIO_INDEX
-    std::optional<GpuLink> gpu;
-    // Declared after everything it logs through; destroyed first.
-    std::unique_ptr<GgttShadow> ggtt_shadow;
-    std::unique_ptr<PpgttShadow> ppgtt;
-    GgttRamBacking* backing = nullptr;  // owned by the hypervisor port
-};
+}
 
 Vgpu::Impl::Hit Vgpu::Impl::locate(GuestPhysAddr addr, AccessSize size) const {
     const uint64_t a = addr.value();
@@ -158,153 +100,6 @@ Vgpu::Impl::Hit Vgpu::Impl::locate(GuestPhysAddr addr, AccessSize size) const {
         return {*off + tail < config.aperture_bytes ? Target::Bar2 : Target::Straddle, *off};
     }
     return {Target::None, 0};
-}
-
-TrapRead Vgpu::Impl::ggtt_read(uint32_t offset, AccessSize size) {
-    ++counters.ggtt_reads;
-    if (backing != nullptr && offset < mmio::kGgttSize && offset % size.bytes() == 0 &&
-        size.bytes() >= 4) {
-        // Only the BAR4 index/data path gets here: BAR0's GGTT half is RAM.
-        uint64_t v = 0;
-        std::memcpy(&v, backing->page(offset >> kPageShift) + (offset & kPageMask), size.bytes());
-        return {v, TrapResult::Handled};
-    }
-    TrapRead r = ggtt.read(offset, size);
-    if (r.result != TrapResult::Handled) {
-        XENGT_GUEST_LOG(log, LogLevel::Warn, "GGTT read of %u bytes at +0x%x rejected",
-                        size.bytes(), offset);
-    }
-    return r;
-}
-
-TrapResult Vgpu::Impl::ggtt_write(uint32_t offset, AccessSize size, uint64_t value) {
-    ++counters.ggtt_writes;
-    const uint64_t index = offset / mmio::kGgttEntryBytes;
-    if (ggtt_shadow && offset < mmio::kGgttSize && !ggtt_shadow->owns(index)) {
-        // Outside the vGPU's slices (a ballooned range, or hostile): dropped,
-        // as GVT-g does; the guest copy keeps what it had.
-        ggtt_shadow->apply(index, 0);  // counts the drop
-        return TrapResult::Handled;
-    }
-    TrapResult r = ggtt.write(offset, size, value);
-    if (r != TrapResult::Handled) {
-        XENGT_GUEST_LOG(log, LogLevel::Warn, "GGTT write of %u bytes at +0x%x rejected",
-                        size.bytes(), offset);
-        return r;
-    }
-    if (ggtt_shadow) {
-        // A 4-byte half updates its half of the stored entry; the whole entry
-        // as it now stands is what gets translated, so halves written in either
-        // order end up combined.
-        const uint64_t entry =
-            ggtt.read(static_cast<uint32_t>(index * 8), AccessSize::qword()).value;
-        if (backing != nullptr) {
-            // BAR4 path with a RAM-backed table: keep RAM the guest's copy.
-            std::memcpy(backing->page(offset >> kPageShift) + (index * 8 & kPageMask), &entry, 8);
-        }
-        ggtt_shadow->apply(index, entry);
-    }
-    return r;
-}
-
-std::optional<GuestPhysAddr> Vgpu::Impl::aperture_target(uint64_t offset) {
-    // Guest GM addresses are host GM addresses, so aperture offset o is GGTT
-    // entry o / 4 KiB; the CPU reaches whatever guest frame that entry maps.
-    const uint64_t index = offset >> kPageShift;
-    const std::optional<GuestFrame> gfn = ggtt_shadow->mapped_frame(index);
-    if (!gfn) {
-        return std::nullopt;
-    }
-    return GuestPhysAddr{address_of(*gfn).value() | (offset & kPageMask)};
-}
-
-TrapRead Vgpu::Impl::aperture_read(uint64_t offset, AccessSize size) {
-    if (!ggtt_shadow) {
-        XENGT_GUEST_LOG(log, LogLevel::Warn, "aperture read at +0x%llx: no GPU behind this vGPU",
-                        static_cast<unsigned long long>(offset));
-        return {size.mask(), TrapResult::Rejected};
-    }
-    if (!ggtt_shadow->owns(offset >> kPageShift) ||
-        !ggtt_shadow->owns((offset + size.bytes() - 1) >> kPageShift)) {
-        XENGT_GUEST_LOG(log, LogLevel::Warn, "aperture read at +0x%llx outside the guest's slice",
-                        static_cast<unsigned long long>(offset));
-        return {size.mask(), TrapResult::Rejected};
-    }
-    ++counters.aperture_reads;
-    // Byte by byte only when the access straddles two pages (two entries).
-    std::array<std::byte, 8> bytes{};
-    for (unsigned done = 0; done < size.bytes();) {
-        const uint64_t at = offset + done;
-        const unsigned chunk = static_cast<unsigned>(
-            std::min<uint64_t>(size.bytes() - done, kPageSize - (at & kPageMask)));
-        const std::optional<GuestPhysAddr> target = aperture_target(at);
-        if (!target || !port.read_guest(*target, std::span(bytes).subspan(done, chunk))) {
-            ++counters.aperture_unmapped;  // the scratch page reads as zero
-        }
-        done += chunk;
-    }
-    uint64_t v = 0;
-    std::memcpy(&v, bytes.data(), size.bytes());
-    return {v, TrapResult::Handled};
-}
-
-TrapResult Vgpu::Impl::aperture_write(uint64_t offset, AccessSize size, uint64_t value) {
-    if (!ggtt_shadow) {
-        XENGT_GUEST_LOG(log, LogLevel::Warn, "aperture write at +0x%llx: no GPU behind this vGPU",
-                        static_cast<unsigned long long>(offset));
-        return TrapResult::Rejected;
-    }
-    if (!ggtt_shadow->owns(offset >> kPageShift) ||
-        !ggtt_shadow->owns((offset + size.bytes() - 1) >> kPageShift)) {
-        XENGT_GUEST_LOG(log, LogLevel::Warn, "aperture write at +0x%llx outside the guest's slice",
-                        static_cast<unsigned long long>(offset));
-        return TrapResult::Rejected;
-    }
-    ++counters.aperture_writes;
-    std::array<std::byte, 8> bytes{};
-    std::memcpy(bytes.data(), &value, size.bytes());
-    for (unsigned done = 0; done < size.bytes();) {
-        const uint64_t at = offset + done;
-        const unsigned chunk = static_cast<unsigned>(
-            std::min<uint64_t>(size.bytes() - done, kPageSize - (at & kPageMask)));
-        const std::optional<GuestPhysAddr> target = aperture_target(at);
-        if (!target || !port.write_guest(*target, std::span(bytes).subspan(done, chunk))) {
-            ++counters.aperture_unmapped;  // lands in the scratch page
-        }
-        done += chunk;
-    }
-    return TrapResult::Handled;
-}
-
-void Vgpu::Impl::sync_gtt() {
-    if (!ggtt_shadow) {
-        return;
-    }
-    if (backing != nullptr) {
-        ggtt_shadow->sync_from(*backing);
-    } else {
-        ggtt_shadow->flush();
-    }
-    ppgtt->sync();
-}
-
-bool Vgpu::Impl::g2v_notify(uint32_t code, const uint64_t (&pdp)[4]) {
-    // Codes per intel-gpu.md §9.4: 2/3 L3 create/destroy, 4/5 L4, 6/7
-    // execlist contexts (nothing to shadow for those).
-    if (code < pvinfo::kG2vPpgttL3Create || code > pvinfo::kG2vPpgttL4Destroy) {
-        return true;
-    }
-    if (!ppgtt) {
-        return true;  // no GPU behind this vGPU: recorded only
-    }
-    const bool four = code >= pvinfo::kG2vPpgttL4Create;
-    const bool create = code % 2 == 0;
-    PpgttRoot root{four ? PpgttRoot::Levels::Four : PpgttRoot::Levels::Three,
-                   {pdp[0], four ? 0 : pdp[1], four ? 0 : pdp[2], four ? 0 : pdp[3]}};
-    if (create) {
-        return ppgtt->create(root).has_value();
-    }
-    return ppgtt->destroy(root);
 }
 
 TrapRead Vgpu::Impl::bar0_read(uint64_t offset, AccessSize size) {
@@ -413,51 +208,6 @@ void Vgpu::Impl::on_device_reset() {
     // decode is off and the hypervisor stops trapping the old windows.
     cfg.reset();
     refresh_windows();
-}
-
-void Vgpu::Impl::refresh_windows() {
-    if (!bars.update(cfg)) {
-        return;
-    }
-    ++counters.trap_window_updates;
-    if (backing == nullptr) {
-        port.set_trap_windows(bars.windows());
-        return;
-    }
-    // RAM-backed GGTT: BAR0's upper half is memory, so only its register
-    // half traps, and the backing follows BAR0 wherever the guest puts it.
-    std::array<TrapWindow, 3> windows{};
-    std::span<const TrapWindow> decoded = bars.windows();
-    std::copy(decoded.begin(), decoded.end(), windows.begin());
-    const std::optional<GuestPhysAddr>& bar0 = bars.bases().bar0;
-    std::optional<GuestFrame> placement;
-    if (bar0) {
-        for (TrapWindow& w : std::span(windows).first(decoded.size())) {
-            if (w.space == TrapSpace::Mmio && w.first == bar0->value()) {
-                w.last = w.first + mmio::kGgttOffset - 1;
-            }
-        }
-        placement = frame_of(GuestPhysAddr{bar0->value() + mmio::kGgttOffset});
-    }
-    if (!backing->place(placement)) {
-        // The hypervisor refused: fall back to trapping the whole table.
-        XENGT_LOG(LogLevel::Error, config.name,
-                  "GGTT RAM backing could not follow BAR0; trapping GGTT writes from now on");
-        // What the guest wrote into RAM becomes the trapped table's contents.
-        ggtt_shadow->sync_from(*backing);
-        backing = nullptr;
-        for (const GmRange& r : {config.mappable, config.hidden}) {
-            const uint64_t first = r.base.value() >> kPageShift;
-            for (uint64_t i = first; i < first + (r.size >> kPageShift); ++i) {
-                if (const uint64_t e = ggtt_shadow->guest_entry(i); e != 0) {
-                    ggtt.write(static_cast<uint32_t>(i * 8), AccessSize::qword(), e);
-                }
-            }
-        }
-        port.set_trap_windows(bars.windows());
-        return;
-    }
-    port.set_trap_windows(std::span(windows).first(decoded.size()));
 }
 
 Vgpu::Vgpu(VgpuConfig config, HypervisorPort& hypervisor, std::optional<GpuLink> gpu)

@@ -1,6 +1,5 @@
 #include "tools/guests/gtt_driver.hpp"
 
-#include <cstdarg>
 #include <cstdio>
 
 #include "tools/guests/pci.hpp"

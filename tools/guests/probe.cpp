@@ -1,7 +1,6 @@
 #include "tools/guests/probe.hpp"
 
 #include <cinttypes>
-#include <cstdarg>
 #include <cstdio>
 #include <cstring>
 
