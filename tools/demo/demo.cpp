@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "mediator/base/log.hpp"
+#include "tools/guests/gtt_driver.hpp"
 #include "tools/guests/probe.hpp"
 #include "tools/xensim/host.hpp"
 #include "xengt/daemon/daemon.hpp"
@@ -50,16 +51,24 @@ int main(int argc, char** argv) {
     set_log_level(vm.count("verbose") ? LogLevel::Debug : LogLevel::Info);
     std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep our lines in order with the daemon's log
 
-    std::printf("== simulated Xen host: %u HVM guest(s), each probing its vGPU at 00:02.0\n", n);
+    std::printf(
+        "== simulated Xen host: %u HVM guest(s), each probing its vGPU at 00:02.0,\n"
+        "   then using its graphics memory: GGTT, aperture, a write-protected PPGTT\n",
+        n);
     sim::Host host;
     std::vector<guests::ProbeReport> reports(n);
+    std::vector<guests::GttDriverReport> gtt_reports(n);
     std::vector<uint16_t> domids;
     for (unsigned i = 0; i < n; ++i) {
         sim::DomainConfig c;
         c.name = "demo-guest-" + std::to_string(i + 1);
         c.ram_bytes = 128ull << 20;
-        c.programs.push_back(
-            [&reports, i](sim::GuestCpu& cpu) { reports[i] = guests::run_probe(cpu); });
+        c.programs.push_back([&reports, &gtt_reports, i](sim::GuestCpu& cpu) {
+            reports[i] = guests::run_probe(cpu);
+            guests::GttDriverLayout layout;
+            layout.pattern = 0x10000000u * (i + 1);  // each guest's own data
+            gtt_reports[i] = guests::run_gtt_driver(cpu, layout);
+        });
         domids.push_back(host.create_domain(std::move(c)));
     }
 
@@ -92,12 +101,20 @@ int main(int argc, char** argv) {
             std::printf("   (d%u) %s\n", domids[i], line.c_str());
         }
         std::string why;
-        bool ok = guests::probe_passed(reports[i], &why);
+        bool ok = guests::probe_passed(reports[i], &why) &&
+                  guests::gtt_driver_passed(gtt_reports[i], &why);
         all_passed = all_passed && ok;
         if (!ok) {
             std::printf("   dom%u FAILED: %s\n", domids[i], why.c_str());
         }
     }
+
+    // The proof, from what the GPU would walk: every GGTT and shadow PPGTT
+    // entry maps its own guest's frame or the scratch page.
+    const std::optional<mediator::IsolationReport> iso = d.check_isolation();
+    std::printf("\n== isolation check over the physical GGTT and every shadow PPGTT:\n   %s\n",
+                iso ? iso->summary().c_str() : "no GPU");
+    all_passed = all_passed && iso && iso->ok();
 
     std::printf("\n== destroying the guests (as `xl destroy`)\n");
     for (uint16_t id : domids) {

@@ -86,7 +86,7 @@ GttDriverReport run_gtt_driver(sim::GuestCpu& cpu, const GttDriverLayout& l) {
     r.foreign_entry_readback = cpu.read(l.bar0 + kGgtt + outside * 8, 8);
     r.foreign_aperture_read =
         static_cast<uint32_t>(cpu.read(l.bar2 + r.mappable_base - kPage + 64, 4));
-    print("gtt: entry outside the slice reads %#llx, aperture outside reads %#x",
+    print("gtt: entry written outside the slice reads back %#llx, aperture outside reads %#x",
           static_cast<unsigned long long>(r.foreign_entry_readback), r.foreign_aperture_read);
 
     // A 4-level PPGTT mapping GPU VA 0.. onto the buffer pages.
