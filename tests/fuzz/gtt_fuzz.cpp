@@ -84,7 +84,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         c.mappable = {GmAddr{MiB(16)}, MiB(4)};
         c.hidden = {GmAddr{MiB(32)}, MiB(8)};
         c.ggtt_strategy = ram_backed ? GgttStrategy::RamBacked : GgttStrategy::Trap;
-        Vgpu vgpu(c, hv, GpuLink{&pins, &ggtt, &world, scratch});
+        std::optional<Vgpu> vgpu_slot;
+        Vgpu& vgpu = vgpu_slot.emplace(c, hv, GpuLink{&pins, &ggtt, &world, scratch});
         uint64_t bar0 = 0xf000'0000;
         program_bar0(vgpu, bar0);
 
@@ -173,9 +174,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         vgpu.sync_gtt();
         const IsolationSubject subject{kDom, vgpu.ggtt_shadow(), vgpu.ppgtt_shadow()};
         const IsolationReport report = check_isolation(ggtt, world, {&subject, 1});
+        // Pins are shared by the GGTT and the shadow PPGTT, so only the GGTT's
+        // own can be told apart here: it can never hold more than all of them.
         if (!report.ok() || pins.bad_unpins != 0 ||
-            pins.outstanding != vgpu.ggtt_shadow()->pinned_entries()) {
+            pins.outstanding < vgpu.ggtt_shadow()->pinned_entries()) {
             std::fprintf(stderr, "%s\n", report.summary().c_str());
+            std::abort();
+        }
+        vgpu_slot.reset();
+        // Every pin the vGPU took, it gave back.
+        if (pins.outstanding != 0 || pins.bad_unpins != 0) {
             std::abort();
         }
     }
