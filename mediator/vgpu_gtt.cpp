@@ -69,61 +69,57 @@ std::optional<GuestPhysAddr> Vgpu::Impl::aperture_target(uint64_t offset) {
     return GuestPhysAddr{address_of(*gfn).value() | (offset & kPageMask)};
 }
 
-TrapRead Vgpu::Impl::aperture_read(uint64_t offset, AccessSize size) {
+bool Vgpu::Impl::aperture_reachable(uint64_t offset, AccessSize size, const char* verb) {
     if (!ggtt_shadow) {
-        XENGT_GUEST_LOG(log, LogLevel::Warn, "aperture read at +0x%llx: no GPU behind this vGPU",
-                        static_cast<unsigned long long>(offset));
-        return {size.mask(), TrapResult::Rejected};
+        XENGT_GUEST_LOG(log, LogLevel::Warn, "aperture %s at +0x%llx: no GPU behind this vGPU",
+                        verb, static_cast<unsigned long long>(offset));
+        return false;
     }
     if (!ggtt_shadow->owns(offset >> kPageShift) ||
         !ggtt_shadow->owns((offset + size.bytes() - 1) >> kPageShift)) {
-        XENGT_GUEST_LOG(log, LogLevel::Warn, "aperture read at +0x%llx outside the guest's slice",
-                        static_cast<unsigned long long>(offset));
-        return {size.mask(), TrapResult::Rejected};
+        XENGT_GUEST_LOG(log, LogLevel::Warn, "aperture %s at +0x%llx outside the guest's slice",
+                        verb, static_cast<unsigned long long>(offset));
+        return false;
     }
-    ++counters.aperture_reads;
-    // Byte by byte only when the access straddles two pages (two entries).
-    std::array<std::byte, 8> bytes{};
-    for (unsigned done = 0; done < size.bytes();) {
+    return true;
+}
+
+void Vgpu::Impl::aperture_copy(uint64_t offset, std::span<std::byte> bytes, bool write) {
+    // Piece by piece only when the access straddles two pages (two entries).
+    for (size_t done = 0; done < bytes.size();) {
         const uint64_t at = offset + done;
-        const unsigned chunk = static_cast<unsigned>(
-            std::min<uint64_t>(size.bytes() - done, kPageSize - (at & kPageMask)));
+        const size_t chunk = std::min<uint64_t>(bytes.size() - done, kPageSize - (at & kPageMask));
+        const std::span<std::byte> piece = bytes.subspan(done, chunk);
         const std::optional<GuestPhysAddr> target = aperture_target(at);
-        if (!target || !port.read_guest(*target, std::span(bytes).subspan(done, chunk))) {
-            ++counters.aperture_unmapped;  // the scratch page reads as zero
+        const bool reached =
+            target && (write ? port.write_guest(*target, piece) : port.read_guest(*target, piece));
+        if (!reached) {
+            ++counters.aperture_unmapped;  // the scratch page: reads zero, swallows writes
         }
         done += chunk;
     }
+}
+
+TrapRead Vgpu::Impl::aperture_read(uint64_t offset, AccessSize size) {
+    if (!aperture_reachable(offset, size, "read")) {
+        return {size.mask(), TrapResult::Rejected};
+    }
+    ++counters.aperture_reads;
+    std::array<std::byte, 8> bytes{};
+    aperture_copy(offset, std::span(bytes).first(size.bytes()), false);
     uint64_t v = 0;
     std::memcpy(&v, bytes.data(), size.bytes());
     return {v, TrapResult::Handled};
 }
 
 TrapResult Vgpu::Impl::aperture_write(uint64_t offset, AccessSize size, uint64_t value) {
-    if (!ggtt_shadow) {
-        XENGT_GUEST_LOG(log, LogLevel::Warn, "aperture write at +0x%llx: no GPU behind this vGPU",
-                        static_cast<unsigned long long>(offset));
-        return TrapResult::Rejected;
-    }
-    if (!ggtt_shadow->owns(offset >> kPageShift) ||
-        !ggtt_shadow->owns((offset + size.bytes() - 1) >> kPageShift)) {
-        XENGT_GUEST_LOG(log, LogLevel::Warn, "aperture write at +0x%llx outside the guest's slice",
-                        static_cast<unsigned long long>(offset));
+    if (!aperture_reachable(offset, size, "write")) {
         return TrapResult::Rejected;
     }
     ++counters.aperture_writes;
     std::array<std::byte, 8> bytes{};
     std::memcpy(bytes.data(), &value, size.bytes());
-    for (unsigned done = 0; done < size.bytes();) {
-        const uint64_t at = offset + done;
-        const unsigned chunk = static_cast<unsigned>(
-            std::min<uint64_t>(size.bytes() - done, kPageSize - (at & kPageMask)));
-        const std::optional<GuestPhysAddr> target = aperture_target(at);
-        if (!target || !port.write_guest(*target, std::span(bytes).subspan(done, chunk))) {
-            ++counters.aperture_unmapped;  // lands in the scratch page
-        }
-        done += chunk;
-    }
+    aperture_copy(offset, std::span(bytes).first(size.bytes()), true);
     return TrapResult::Handled;
 }
 
@@ -189,9 +185,8 @@ void Vgpu::Impl::refresh_windows() {
         // What the guest wrote into RAM becomes the trapped table's contents.
         ggtt_shadow->sync_from(*backing);
         backing = nullptr;
-        for (const GmRange& r : {config.mappable, config.hidden}) {
-            const uint64_t first = r.base.value() >> kPageShift;
-            for (uint64_t i = first; i < first + (r.size >> kPageShift); ++i) {
+        for (const GgttShadow::EntryRange& r : ggtt_shadow->ranges()) {
+            for (uint64_t i = r.first; i < r.first + r.count; ++i) {
                 if (const uint64_t e = ggtt_shadow->guest_entry(i); e != 0) {
                     ggtt.write(static_cast<uint32_t>(i * 8), AccessSize::qword(), e);
                 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include "mediator/gtt/ggtt_shadow.hpp"
 #include "mediator/gtt/ppgtt_shadow.hpp"
@@ -49,6 +50,11 @@ struct Vgpu::Impl final : VgpuEvents {
     TrapRead aperture_read(uint64_t offset, AccessSize size);
     TrapResult aperture_write(uint64_t offset, AccessSize size, uint64_t value);
     std::optional<GuestPhysAddr> aperture_target(uint64_t offset);
+    // True if [offset, offset + size) lies in the guest's slice (else logged).
+    bool aperture_reachable(uint64_t offset, AccessSize size, const char* verb);
+    // Moves `bytes` between the aperture at `offset` and the guest frames the
+    // GGTT maps there, split at page (entry) boundaries.
+    void aperture_copy(uint64_t offset, std::span<std::byte> bytes, bool write);
     void sync_gtt();
     std::optional<uint32_t> io_offset(IoPort io_port) const;
     TrapRead io_data_read();
