@@ -136,6 +136,15 @@ inline constexpr uint32_t kType3d = 3;
 std::span<const CommandDesc> command_table();
 // The row whose type + opcode key matches a header, or nullptr. O(1).
 const CommandDesc* find_command(uint32_t header);
+
+// O(1) decoding without branches on the command type: every key (§5.1:
+// type + opcode) lies in DW0 bits 31:16, so those bits alone find the row.
+inline constexpr size_t kMaxCommandRows = 255;
+struct CommandIndex {
+    uint8_t row_of_high[1u << 16];  // DW0 >> 16 → row number + 1, 0 for none
+};
+extern const CommandIndex kCommandIndex;
+
 // The total length a header announces for its row (§5.1, bias 2).
 constexpr uint32_t command_length(const CommandDesc& d, uint32_t header) {
     return d.len_bits == 0 ? 1 : (header & ((1u << d.len_bits) - 1)) + 2;

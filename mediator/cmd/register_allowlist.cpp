@@ -32,9 +32,11 @@ constexpr AllowedRegister pdps(uint32_t base, const char* name) {
     return {base + kPdp, kPdpBytes, name, kLri, RegClass::PpgttRoot};
 }
 
+}  // namespace
+
 // Offsets marked "PRM" are named by the doc (§5.4, §5.5, §10.3, §10.4) but
 // their offsets come from the hardware documentation, not from the doc.
-constexpr AllowedRegister kRows[] = {
+constexpr AllowedRegister kAllowedRegisters[] = {
     // §10 "RING_PDPs (cmd-accessible)": PPGTT roots; the shadow PPGTT follows them.
     pdps(kRcsBase, "RCS_PDP0-3"),
     pdps(kBcsBase, "BCS_PDP0-3"),
@@ -72,7 +74,9 @@ constexpr AllowedRegister kRows[] = {
     reg(kBcsBase + 0x200, "BCS_SWCTRL", kLri),
 };
 
-constexpr size_t kCount = std::size(kRows);
+namespace {
+
+constexpr size_t kCount = std::size(kAllowedRegisters);
 
 // Rows sorted by offset, checked disjoint at compile time.
 constexpr std::array<uint8_t, kCount> sorted_rows() {
@@ -80,20 +84,25 @@ constexpr std::array<uint8_t, kCount> sorted_rows() {
     for (size_t i = 0; i < kCount; ++i) {
         order[i] = static_cast<uint8_t>(i);
     }
-    std::sort(order.begin(), order.end(),
-              [](uint8_t a, uint8_t b) { return kRows[a].offset < kRows[b].offset; });
+    std::sort(order.begin(), order.end(), [](uint8_t a, uint8_t b) {
+        return kAllowedRegisters[a].offset < kAllowedRegisters[b].offset;
+    });
     return order;
 }
-constexpr std::array<uint8_t, kCount> kSorted = sorted_rows();
+
+// LRI's offset field (22:2) spans 8 MiB.
+constexpr uint32_t kOffsetSpace = kRegisterOffsetSpace;
 
 consteval bool rows_well_formed() {
+    constexpr std::array<uint8_t, kCount> sorted = sorted_rows();
     for (size_t i = 0; i < kCount; ++i) {
-        const AllowedRegister& r = kRows[kSorted[i]];
+        const AllowedRegister& r = kAllowedRegisters[sorted[i]];
         if (r.offset % 4 != 0 || r.size == 0 || r.size % 4 != 0 || r.uses == 0 ||
-            r.offset + r.size > (8u << 20) || r.offset > 0x7FFFFC) {
+            (r.uses & kFactPpgttRoot) != 0 || r.offset + r.size > kOffsetSpace ||
+            r.offset > 0x7FFFFC) {
             return false;  // dword registers in LRI's 22:2 offset space
         }
-        if (i + 1 < kCount && r.offset + r.size > kRows[kSorted[i + 1]].offset) {
+        if (i + 1 < kCount && r.offset + r.size > kAllowedRegisters[sorted[i + 1]].offset) {
             return false;  // disjoint
         }
     }
@@ -101,21 +110,56 @@ consteval bool rows_well_formed() {
 }
 static_assert(rows_well_formed(), "allow-list rows must be aligned, used and disjoint");
 
-}  // namespace
+constexpr uint32_t kPageShift = kRegisterPageShift;
+constexpr size_t kPages = kOffsetSpace >> kPageShift;
+constexpr size_t kDwordsPerPage = size_t{1} << (kPageShift - 2);
 
-std::span<const AllowedRegister> register_allowlist() {
-    return kRows;
+constexpr uint32_t first_page(const AllowedRegister& r) {
+    return r.offset >> kPageShift;
+}
+constexpr uint32_t last_page(const AllowedRegister& r) {
+    return (r.offset + r.size - 1) >> kPageShift;
 }
 
-const AllowedRegister* find_allowed_register(uint32_t offset, RegUse use) {
-    // The last row starting at or below the offset.
-    const auto it = std::upper_bound(kSorted.begin(), kSorted.end(), offset,
-                                     [](uint32_t o, uint8_t row) { return o < kRows[row].offset; });
-    if (it == kSorted.begin()) {
-        return nullptr;
+consteval size_t used_pages() {
+    std::array<bool, kPages> used{};
+    size_t n = 0;
+    for (const AllowedRegister& r : kAllowedRegisters) {
+        for (uint32_t p = first_page(r); p <= last_page(r); ++p) {
+            n += used[p] ? 0 : 1;
+            used[p] = true;
+        }
     }
-    const AllowedRegister& r = kRows[*(it - 1)];
-    return offset - r.offset < r.size && (r.uses & use) != 0 ? &r : nullptr;
+    return n;
+}
+static_assert(used_pages() < kMaxRegisterBlocks, "the index needs more blocks");
+
+constexpr RegisterIndex build_index() {
+    RegisterIndex index{};
+    size_t blocks = 1;
+    for (size_t i = 0; i < kCount; ++i) {
+        const AllowedRegister& r = kAllowedRegisters[i];
+        for (uint32_t p = first_page(r); p <= last_page(r); ++p) {
+            if (index.block_of_page[p] == 0) {
+                index.block_of_page[p] = static_cast<uint8_t>(blocks++);
+            }
+        }
+        index.facts[i + 1] =
+            static_cast<uint8_t>(r.uses | (r.cls == RegClass::PpgttRoot ? kFactPpgttRoot : 0));
+        for (uint32_t o = r.offset; o < r.offset + r.size; o += 4) {
+            index.row_of_dword[index.block_of_page[o >> kPageShift]]
+                              [(o >> 2) & (kDwordsPerPage - 1)] = static_cast<uint8_t>(i + 1);
+        }
+    }
+    return index;
+}
+
+}  // namespace
+
+constexpr RegisterIndex kRegisterIndex = build_index();
+
+std::span<const AllowedRegister> register_allowlist() {
+    return kAllowedRegisters;
 }
 
 }  // namespace xengt::mediator::cmd

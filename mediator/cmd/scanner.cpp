@@ -1,7 +1,10 @@
 #include "mediator/cmd/scanner.hpp"
 
 #include <algorithm>
+#include <array>
+#include <utility>
 
+#include "mediator/cmd/command_rows.hpp"
 #include "mediator/cmd/register_allowlist.hpp"
 
 namespace xengt::mediator::cmd {
@@ -21,12 +24,16 @@ constexpr unsigned kFastBpp[8] = {1, 2, 16, 4, 8, 16, 16, 16};
 // Deepest batch: ring → first level → second level (§5.2 bit 22).
 constexpr unsigned kLevels = 3;
 
+// A buffer being scanned: the ring section or a batch, as far as the source
+// has copied it so far.
 struct Frame {
-    std::span<const uint32_t> buf;
-    size_t pos = 0;
+    const uint32_t* data = nullptr;
+    size_t size = 0;  // dwords obtained so far
+    size_t pos = 0;   // the next command
+    size_t max = 0;   // the most the batch may grow to (the ring: its size)
     uint64_t address = 0;
     bool ppgtt = false;
-    bool budget_capped = false;  // the fetch was cut short by the budget
+    bool budget_capped = false;  // `max` is what the budget had left
 };
 
 // Byte interval [lo, hi) relative to nothing in particular; signed so that a
@@ -40,28 +47,55 @@ int64_t s16(uint32_t v) {
     return static_cast<int16_t>(v & 0xFFFF);
 }
 
+// The command checks are written once, as always-inlined functions of a
+// row: step() runs them on a row looked up at run time, and the fast path
+// on each row as a compile-time constant, where the compiler folds the row's
+// dword indexes, masks and field kinds into straight-line code.
+
 class Scanner {
 public:
-    Scanner(const ScanPolicy& p, BatchSource* src) : policy_(p), source_(src) {
-        budget_ = p.batch_budget_dwords;
-    }
+    Scanner(const ScanPolicy& p, BatchSource* src)
+        : policy_(p), source_(src), budget_(p.batch_budget_dwords), engine_(engine_bit(p.engine)) {}
 
     ScanResult run(std::span<const uint32_t> ring) {
-        frames_[0] = Frame{ring, 0, 0, false, false};
+        frames_[0] = Frame{ring.data(), ring.size(), 0, ring.size(), 0, false, false};
         while (result_.ok()) {
             Frame& f = frames_[level_];
-            if (f.pos == f.buf.size()) {
-                if (level_ == 0) {
-                    break;  // the ring section is done
-                }
-                fail(f.budget_capped ? ScanReason::BudgetExceeded : ScanReason::BatchUnterminated,
-                     0, nullptr);
-                break;
+            scan_fast(f);
+            if (f.pos < f.size) {
+                step(f);  // a command the fast path left for a closer look
+            } else if (level_ == 0) {
+                break;  // the ring section is done
+            } else if (const ScanReason r = grow(f); r != ScanReason::None) {
+                fail(r, 0, nullptr);
             }
-            step(f);
         }
         return result_;
     }
+
+    // Row R's fast path: the command's length when it fits in what the frame
+    // has, passes every check and leaves the IP to the next command; 0 for
+    // anything else (unknown, rejected, batch start or end, failed checks,
+    // straddling), which step() then judges and reports in full. Counts go
+    // straight into the result: a command that fails has ended the scan.
+    template <size_t R>
+    static uint32_t fast(Scanner& s, const uint32_t* cmd, size_t avail, bool in_ppgtt) {
+        constexpr const CommandDesc& d = rows::kCommands[R];
+        if constexpr (d.action == Action::Reject || d.flow != Flow::Next) {
+            return 0;
+        } else {
+            const uint32_t len = command_length(d, cmd[0]);
+            if (((d.engines & s.engine_) == 0) | (len < d.min_dw) | (len > d.max_dw) |
+                (len > avail)) {
+                return 0;
+            }
+            if (s.check(d, cmd, len, in_ppgtt, s.result_.counts) != ScanReason::None) {
+                return 0;
+            }
+            return len;
+        }
+    }
+    static uint32_t fast_unknown(Scanner&, const uint32_t*, size_t, bool) { return 0; }
 
 private:
     void fail(ScanReason r, uint32_t dw0, const CommandDesc* d) {
@@ -75,38 +109,45 @@ private:
                          d != nullptr && d->why != nullptr ? d->why : ""};
     }
 
+    void scan_fast(Frame& f);
+
+    // One command, every check in the order of the reasons' precedence.
     void step(Frame& f) {
-        const uint32_t dw0 = f.buf[f.pos];
+        const uint32_t dw0 = f.data[f.pos];
         const CommandDesc* d = find_command(dw0);
         if (d == nullptr) {
             return fail(ScanReason::UnknownCommand, dw0, nullptr);
         }
-        if ((d->engines & engine_bit(policy_.engine)) == 0) {
+        if ((d->engines & engine_) == 0) {
             return fail(ScanReason::WrongEngine, dw0, d);
         }
         const uint32_t len = command_length(*d, dw0);
         if (len < d->min_dw || len > d->max_dw) {
             return fail(ScanReason::BadLength, dw0, d);
         }
-        if (len > f.buf.size() - f.pos) {
-            return fail(ScanReason::Truncated, dw0, d);
+        if (len > f.size - f.pos) {
+            // Straddles the end of what the source gave: Truncated only if
+            // the batch cannot grow (the caller retries after growth).
+            const ScanReason r = level_ == 0 ? ScanReason::Truncated : grow(f);
+            if (r != ScanReason::None) {
+                fail(r == ScanReason::BudgetExceeded ? r : ScanReason::Truncated, dw0, d);
+            }
+            return;
         }
         if (d->action == Action::Reject) {
             return fail(ScanReason::Rejected, dw0, d);
         }
-        const std::span<const uint32_t> cmd = f.buf.subspan(f.pos, len);
-        if (d->forbidden.mask != 0 && d->forbidden.any(cmd)) {
-            return fail(ScanReason::ForbiddenFlag, dw0, d);
+        const uint32_t* const cmd = f.data + f.pos;
+        // A row that moves on to the next command and got this far has been
+        // through the fast path's checks already, which counted what they
+        // passed before failing: counting again would count it twice.
+        ScanCounts scratch;
+        ScanCounts& counts = d->flow == Flow::Next ? scratch : result_.counts;
+        if (const ScanReason r = check(*d, cmd, len, f.ppgtt, counts); r != ScanReason::None) {
+            return fail(r, dw0, d);
         }
         ++result_.counts.commands;
         result_.counts.dwords += len;
-        count_event(*d, cmd);
-        if (d->action == Action::Audit) {
-            const ScanReason r = audit(*d, cmd, f.ppgtt);
-            if (r != ScanReason::None) {
-                return fail(r, dw0, d);
-            }
-        }
         switch (d->flow) {
             case Flow::Next:
                 f.pos += len;
@@ -118,21 +159,50 @@ private:
                 --level_;  // the parent already points past its BB_START
                 return;
             case Flow::BatchStart:
-                return start_batch(f, *d, cmd);
+                return start_batch(f, *d, std::span<const uint32_t>(cmd, len));
         }
     }
 
-    void count_event(const CommandDesc& d, std::span<const uint32_t> cmd) {
-        if (d.event == Event::None || (d.event_when.mask != 0 && !d.event_when.any(cmd))) {
-            return;
+    // More of the current batch: None, or why there is no more.
+    ScanReason grow(Frame& f) {
+        if (f.size >= f.max) {
+            return f.budget_capped ? ScanReason::BudgetExceeded : ScanReason::BatchUnterminated;
         }
-        ++(d.event == Event::UserInterrupt ? result_.counts.user_interrupts
-                                           : result_.counts.notifies);
+        if (budget_ == 0) {
+            return ScanReason::BudgetExceeded;  // spent by a second-level batch meanwhile
+        }
+        const std::optional<std::span<const uint32_t>> got =
+            source_->extend(static_cast<uint8_t>(level_), f.size);
+        if (!got) {
+            return ScanReason::BatchUnterminated;
+        }
+        const size_t n = std::min({got->size(), f.max, f.size + budget_});
+        if (n <= f.size) {
+            return ScanReason::BatchUnterminated;  // no growth is no more
+        }
+        budget_ -= n - f.size;
+        result_.counts.fetched += n - f.size;
+        f.data = got->data();
+        f.size = n;
+        return ScanReason::None;
     }
 
-    ScanReason audit(const CommandDesc& d, std::span<const uint32_t> cmd, bool in_ppgtt) {
+    // Forbidden flags, events and audits of a command known to fit.
+    [[gnu::always_inline]] inline ScanReason check(const CommandDesc& d, const uint32_t* dw,
+                                                   uint32_t len, bool in_ppgtt,
+                                                   ScanCounts& t) const {
+        const std::span<const uint32_t> cmd(dw, len);
+        if (d.forbidden.mask != 0 && d.forbidden.any(cmd)) {
+            return ScanReason::ForbiddenFlag;
+        }
+        if (d.event != Event::None && (d.event_when.mask == 0 || d.event_when.any(cmd))) {
+            ++(d.event == Event::UserInterrupt ? t.user_interrupts : t.notifies);
+        }
+        if (d.action != Action::Audit) {
+            return ScanReason::None;
+        }
         for (size_t i = 0; i < d.n_registers; ++i) {
-            const ScanReason r = audit_register(d.registers[i], cmd);
+            const ScanReason r = audit_register(d.registers[i], cmd, t);
             if (r != ScanReason::None) {
                 return r;
             }
@@ -142,7 +212,7 @@ private:
             if (a.extent == Extent::Batch) {
                 continue;  // audited by the fetch (start_batch)
             }
-            const ScanReason r = audit_address(a, cmd, in_ppgtt);
+            const ScanReason r = audit_address(a, cmd, in_ppgtt, t);
             if (r != ScanReason::None) {
                 return r;
             }
@@ -150,7 +220,9 @@ private:
         return ScanReason::None;
     }
 
-    ScanReason audit_register(const RegisterField& rf, std::span<const uint32_t> cmd) {
+    [[gnu::always_inline]] inline static ScanReason audit_register(const RegisterField& rf,
+                                                                   std::span<const uint32_t> cmd,
+                                                                   ScanCounts& t) {
         if (rf.when_any.mask != 0 && !rf.when_any.any(cmd)) {
             return ScanReason::None;
         }
@@ -158,23 +230,32 @@ private:
         if (rf.stride != 0 && (cmd.size() - rf.dword) % rf.stride != 0) {
             return ScanReason::BadLength;  // LRI: 1 + 2n dwords
         }
+        // Local counts: the counters are uint32_t like the command, so the
+        // compiler could not keep them in registers across the loop.
+        uint32_t loads = 0, roots = 0;
         for (size_t i = rf.dword; i < cmd.size(); i += stride) {
-            const AllowedRegister* r = find_allowed_register(cmd[i] & kRegOffsetMask, rf.use);
-            if (r == nullptr) {
+            const uint8_t facts =
+                kRegisterIndex.facts[allowed_register_row(cmd[i] & kRegOffsetMask)];
+            if ((facts & rf.use) == 0) {
                 return ScanReason::RegisterNotAllowed;
             }
-            ++result_.counts.register_loads;
-            result_.counts.ppgtt_root_loads += r->cls == RegClass::PpgttRoot ? 1 : 0;
+            ++loads;
+            roots += (facts & kFactPpgttRoot) != 0 ? 1 : 0;
         }
+        t.register_loads += loads;
+        t.ppgtt_root_loads += roots;
         return ScanReason::None;
     }
 
-    static uint64_t address_of(const AddressField& a, std::span<const uint32_t> cmd) {
+    [[gnu::always_inline]] inline static uint64_t address_of(const AddressField& a,
+                                                             std::span<const uint32_t> cmd) {
         const uint64_t low = cmd[a.dword] & a.low_mask;
         return a.width == 2 ? (uint64_t{cmd[a.dword + 1] & 0xFFFF} << 32 | low) : low;
     }
 
-    static bool is_ppgtt(const AddressField& a, std::span<const uint32_t> cmd, bool in_ppgtt) {
+    [[gnu::always_inline]] inline static bool is_ppgtt(const AddressField& a,
+                                                       std::span<const uint32_t> cmd,
+                                                       bool in_ppgtt) {
         switch (a.rule) {
             case SpaceRule::GgttWhenSet:
                 return !a.space.any(cmd);
@@ -186,20 +267,22 @@ private:
         return false;
     }
 
-    ScanReason audit_address(const AddressField& a, std::span<const uint32_t> cmd, bool in_ppgtt) {
+    [[gnu::always_inline]] inline ScanReason audit_address(const AddressField& a,
+                                                           std::span<const uint32_t> cmd,
+                                                           bool in_ppgtt, ScanCounts& t) const {
         if ((a.when_any.mask != 0 && !a.when_any.any(cmd)) ||
             (a.unless_any.mask != 0 && a.unless_any.any(cmd))) {
             return ScanReason::None;  // the field is not an address in this form
         }
         if (a.hwsp_index.mask != 0 && a.hwsp_index.any(cmd)) {
-            ++result_.counts.hwsp_index_stores;
+            ++t.hwsp_index_stores;
             return ScanReason::None;
         }
         if (is_ppgtt(a, cmd, in_ppgtt)) {
-            ++result_.counts.ppgtt_accesses;
+            ++t.ppgtt_accesses;
             return ScanReason::None;
         }
-        ++result_.counts.ggtt_accesses;
+        ++t.ggtt_accesses;
         const int64_t base = static_cast<int64_t>(address_of(a, cmd));
         Span64 s{0, 0};
         switch (a.extent) {
@@ -235,7 +318,8 @@ private:
     // The bytes a blitter surface's rectangle covers, relative to its base
     // address; nullopt when it cannot be bounded (a tiled surface addressed
     // outside its pitch).
-    static std::optional<Span64> blit_extent(const BlitGeometry& g, std::span<const uint32_t> cmd) {
+    [[gnu::always_inline]] inline static std::optional<Span64> blit_extent(
+        const BlitGeometry& g, std::span<const uint32_t> cmd) {
         const int64_t x1 = s16(cmd[kDstTopLeft]), y1 = s16(cmd[kDstTopLeft] >> 16);
         const int64_t x2 = s16(cmd[kDstBottomRight]), y2 = s16(cmd[kDstBottomRight] >> 16);
         const int64_t w = x2 - x1, h = y2 - y1;
@@ -268,7 +352,7 @@ private:
     }
 
     // The GM range [lo, hi) lies in one of the guest's ranges.
-    bool in_gm(int64_t lo, int64_t hi) const {
+    [[gnu::always_inline]] inline bool in_gm(int64_t lo, int64_t hi) const {
         if (lo < 0 || hi < lo) {
             return false;
         }
@@ -304,11 +388,10 @@ private:
         const uint64_t address = address_of(a, cmd);
         const bool ppgtt = is_ppgtt(a, cmd, f.ppgtt);
         size_t max = std::min(policy_.max_batch_dwords, budget_);
-        const bool capped = budget_ <= policy_.max_batch_dwords;
         if (ppgtt) {
             ++result_.counts.ppgtt_accesses;
         } else {
-            // A GGTT batch is fetched only from inside the guest's range.
+            // A GGTT batch is read only from inside the guest's range.
             ++result_.counts.ggtt_accesses;
             const uint64_t room = gm_room(address) / 4;
             if (room == 0) {
@@ -319,29 +402,66 @@ private:
         if (max == 0) {
             return fail(ScanReason::BudgetExceeded, dw0, &d);
         }
+        const bool capped = max == budget_;  // reaching max is then the budget's doing
+        const uint8_t level = second ? 2 : 1;
+        const BatchCall call{address, ppgtt, level, static_cast<uint8_t>(level_), f.pos, max};
         const std::optional<std::span<const uint32_t>> got =
-            source_ != nullptr ? source_->fetch(address, ppgtt, max) : std::nullopt;
+            source_ != nullptr ? source_->fetch(call) : std::nullopt;
         if (!got || got->empty()) {
             return fail(ScanReason::BatchUnreadable, dw0, &d);
         }
-        const std::span<const uint32_t> batch = got->first(std::min(got->size(), max));
-        budget_ -= batch.size();
-        result_.counts.fetched += batch.size();
+        const size_t n = std::min(got->size(), max);
+        budget_ -= n;
+        result_.counts.fetched += n;
         ++result_.counts.batches;
         f.pos += cmd.size();  // the return point (dropped by a chain)
         // From the ring or a first-level batch's call: one level down; a
         // first-level start inside a first-level batch chains (replaces it).
-        level_ = second ? 2 : 1;
-        frames_[level_] = Frame{batch, 0, address, ppgtt, capped && batch.size() == max};
+        level_ = level;
+        frames_[level_] = Frame{got->data(), n, 0, max, address, ppgtt, capped};
     }
 
     const ScanPolicy& policy_;
     BatchSource* source_;
     size_t budget_;
+    EngineMask engine_;
     unsigned level_ = 0;
     std::array<Frame, kLevels> frames_{};
     ScanResult result_{};
 };
+
+using Fast = uint32_t (*)(Scanner&, const uint32_t*, size_t, bool);
+
+template <size_t... R>
+constexpr std::array<Fast, sizeof...(R) + 1> fast_paths(std::index_sequence<R...>) {
+    return {&Scanner::fast_unknown, &Scanner::fast<R>...};
+}
+// By row number + 1, like the index: [0] for unknown headers.
+constexpr std::array<Fast, std::size(rows::kCommands) + 1> kFast =
+    fast_paths(std::make_index_sequence<std::size(rows::kCommands)>{});
+
+// The hot loop: one indexed call per command, whose target the branch
+// predictor learns from the stream (drivers repeat the same sequences); the
+// length and every check come from constants of the row. No allocation.
+void Scanner::scan_fast(Frame& f) {
+    const uint32_t* const start = f.data + f.pos;
+    const uint32_t* const end = f.data + f.size;
+    const bool ppgtt = f.ppgtt;
+    const uint32_t* p = start;
+    uint64_t commands = 0;
+    while (p != end) {
+        const uint32_t len = kFast[kCommandIndex.row_of_high[*p >> 16]](
+            *this, p, static_cast<size_t>(end - p), ppgtt);
+        if (len == 0) {
+            break;
+        }
+        p += len;
+        ++commands;
+    }
+    result_.counts.commands += commands;
+    result_.counts.dwords += static_cast<uint64_t>(p - start);
+    f.pos = static_cast<size_t>(p - f.data);
+}
 
 }  // namespace
 

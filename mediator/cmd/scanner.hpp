@@ -27,20 +27,42 @@ struct ScanPolicy {
     // The guest's mappable (aperture) and hidden GM ranges: GGTT addresses
     // in commands must fall inside one of them for the whole access.
     std::array<GmRange, 2> gm{};
-    // Dwords one batch fetch may return, and all fetches of one scan
-    // together: a batch that loops on itself stops at the budget.
+    // Dwords the scanner reads of one batch at most, and of all batches of
+    // one scan together (every fetch and extension counts): a batch that
+    // loops on itself stops at the budget.
     size_t max_batch_dwords = size_t{1} << 16;
     size_t batch_budget_dwords = size_t{1} << 20;
 };
 
-// Where batches come from: a host-owned copy (the shadow) of up to
-// `max_dwords` of the batch at `address`, or nullopt when it cannot be read.
-// A returned span must stay valid until scan() returns.
+// Where a batch start was found and what it asks for.
+struct BatchCall {
+    uint64_t address = 0;  // the batch's graphics address (from the command)
+    bool ppgtt = false;    // address space of the batch
+    uint8_t level = 1;     // level of the new batch: 1 first-level, 2 second-level
+    // Level of the buffer holding the MI_BATCH_BUFFER_START (0 = the ring section).
+    uint8_t parent_level = 0;
+    size_t parent_offset = 0;  // dword offset of that MI_BATCH_BUFFER_START in its buffer
+    size_t max_dwords = 0;     // the most the scanner will read of this batch
+};
+
+// Where batches come from: host-owned copies (the shadows) handed out a
+// piece at a time, so that a short batch costs a short copy.
 class BatchSource {
 public:
     virtual ~BatchSource() = default;
-    virtual std::optional<std::span<const uint32_t>> fetch(uint64_t address, bool ppgtt,
-                                                           size_t max_dwords) = 0;
+    // Starts the batch `call` describes: a host-owned copy of its first
+    // dwords (at least one, at most call.max_dwords; a source typically copies
+    // up to the end of the first page), or nullopt if it cannot be read.
+    // A first-level batch started from a first-level batch (a chain) replaces
+    // the level-1 batch. Spans returned stay valid until scan() returns.
+    virtual std::optional<std::span<const uint32_t>> fetch(const BatchCall& call) = 0;
+    // The scanner reached the end of what it was given for the batch at
+    // `level` (1 or 2) with `have` dwords: a longer span with the same start
+    // (more than `have` dwords, at most that batch's max_dwords), or nullopt
+    // when nothing more can be read. The span may be a new copy elsewhere
+    // (the scanner keeps offsets, not pointers) but its first `have` dwords
+    // must be those already given.
+    virtual std::optional<std::span<const uint32_t>> extend(uint8_t level, size_t have) = 0;
 };
 
 enum class ScanReason : uint8_t {
@@ -56,8 +78,9 @@ enum class ScanReason : uint8_t {
     SecondLevelFromRing,  // §5.5: a 2nd-level batch started straight from the ring
     NestedBatch,          // §5.5: a 2nd-level batch starting another batch
     BatchEndInRing,       // MI_BATCH_BUFFER_END outside any batch
-    BatchUnreadable,      // the batch source could not provide the batch
-    BatchUnterminated,    // a batch ran out without MI_BATCH_BUFFER_END
+    BatchUnreadable,      // the batch source could not start the batch (fetch)
+    BatchUnterminated,    // a batch ended (its max, or extend said no more) without
+                          // MI_BATCH_BUFFER_END
     BudgetExceeded,       // batches took more than the policy's dword budget
 };
 const char* to_string(ScanReason r);
@@ -74,8 +97,10 @@ struct ScanError {
 
 struct ScanCounts {
     uint64_t commands = 0;
-    uint64_t dwords = 0;   // dwords of all scanned commands
-    uint64_t fetched = 0;  // dwords the batch source returned
+    uint64_t dwords = 0;  // dwords of all scanned commands
+    // Dwords the batch source returned (fetches and extensions), as far as
+    // the budget and each batch's max let the scanner use them.
+    uint64_t fetched = 0;
     uint32_t batches = 0;
     uint32_t user_interrupts = 0;    // MI_USER_INTERRUPT (to become virtual events)
     uint32_t notifies = 0;           // PIPE_CONTROL / MI_FLUSH_DW notify
@@ -94,7 +119,11 @@ struct ScanResult {
 
 // Scans a ring section (in the GGTT, §4.2) and every batch it starts.
 // O(dwords scanned), no allocation. `batches` may be null: then any batch
-// start is BatchUnreadable.
+// start is BatchUnreadable. A batch's span is extended when the scanner
+// reaches its end, or a command straddles it; a command is Truncated only
+// when its batch cannot grow (extend says no more, or the batch is at its
+// max: then BudgetExceeded if the budget set that max). The ring section is
+// never extended.
 ScanResult scan(std::span<const uint32_t> commands, const ScanPolicy& policy, BatchSource* batches);
 
 }  // namespace xengt::mediator::cmd
