@@ -26,6 +26,8 @@ const char* to_string(EngineError error) {
             return "unsupported encoding";
         case EngineError::Hang:
             return "hang";
+        case EngineError::Privilege:
+            return "privilege violation";
     }
     return "?";
 }

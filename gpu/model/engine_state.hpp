@@ -22,6 +22,7 @@ enum class EngineError : uint8_t {
     BadContext,      // descriptor or context image the engine cannot load
     Unsupported,     // a valid encoding the model does not implement (refused, not skipped)
     Hang,            // the watchdog saw no forward progress
+    Privilege,       // a privileged command or GGTT access in a non-privileged batch
 };
 const char* to_string(EngineError error);
 

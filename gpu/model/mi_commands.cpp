@@ -56,6 +56,37 @@ bool register_in_file(uint32_t offset) {
     return offset < hw::kRegisterFileBytes;
 }
 
+// Batch buffer security (§5.2 MI_BATCH_BUFFER_START bit 8): a batch fetched
+// through the PPGTT is non-privileged. The hardware refuses it any access
+// through the GGTT and any register but the engine's own general purpose
+// registers and those the driver whitelisted in RING_FORCE_TO_NONPRIV; both
+// end the context with a command privilege violation.
+constexpr uint32_t kCsGpr = 0x600;  // CS_GPR(0..15), 64-bit each
+constexpr uint32_t kCsGprBytes = 0x80;
+constexpr uint32_t kForceToNonPriv = 0x4D0;  // 12 slots, register offset in bits 25:2
+constexpr unsigned kNonPrivSlots = 12;
+constexpr uint32_t kNonPrivMask = 0x03FFFFFC;
+
+bool non_privileged(const EngineCtx& c) {
+    return c.ex.level > 0 && c.implicit_space() == AddrSpace::Ppgtt;
+}
+
+bool ggtt_refused(const EngineCtx& c, AddrSpace space) {
+    return space == AddrSpace::Ggtt && non_privileged(c);
+}
+
+bool register_refused(EngineCtx& c, uint32_t offset) {
+    if (!non_privileged(c) || offset - (c.base() + kCsGpr) < kCsGprBytes) {
+        return false;
+    }
+    for (unsigned i = 0; i < kNonPrivSlots; ++i) {
+        if ((c.reg(kForceToNonPriv + 4 * i) & kNonPrivMask) == offset) {
+            return false;
+        }
+    }
+    return true;
+}
+
 }  // namespace
 
 EngineError cmd_mi_noop(EngineCtx&, std::span<const uint32_t> dw) {
@@ -107,6 +138,9 @@ EngineError cmd_mi_batch_buffer_start(EngineCtx& c, std::span<const uint32_t> dw
         }
         level = 2;
     }
+    if (ggtt_refused(c, space_of((dw[0] & kBbsPpgtt) == 0))) {
+        return EngineError::Privilege;  // a non-privileged batch cannot start a privileged one
+    }
     c.ex.level = level;
     c.ex.fetch[level] = {addr48(dw[1], dw[2], ~3u), space_of((dw[0] & kBbsPpgtt) == 0)};
     c.reg(hw::kRingBbAddr) = static_cast<uint32_t>(c.ex.fetch[level].address);
@@ -120,6 +154,9 @@ EngineError cmd_mi_store_data_imm(EngineCtx& c, std::span<const uint32_t> dw) {
     const bool qword = (dw[0] & kSdiQword) != 0;
     if (qword != (dw.size() == 5)) {
         return EngineError::BadLength;
+    }
+    if (ggtt_refused(c, space_of((dw[0] & kMiUseGgtt) != 0))) {
+        return EngineError::Privilege;
     }
     return store(c, space_of((dw[0] & kMiUseGgtt) != 0), addr48(dw[1], dw[2], ~3u), dw.subspan(3));
 }
@@ -139,6 +176,9 @@ EngineError cmd_mi_load_register_imm(EngineCtx& c, std::span<const uint32_t> dw)
         if (!register_in_file(offset)) {
             return EngineError::Illegal;
         }
+        if (register_refused(c, offset)) {
+            return EngineError::Privilege;
+        }
         const uint32_t old = keep != 0 ? register_read(c.s, offset) : 0;
         register_write(c.s, offset, (old & keep) | (dw[i + 1] & ~keep));  // through the table
     }
@@ -150,6 +190,9 @@ EngineError cmd_mi_store_register_mem(EngineCtx& c, std::span<const uint32_t> dw
     if (!register_in_file(offset)) {
         return EngineError::Illegal;
     }
+    if (register_refused(c, offset) || ggtt_refused(c, space_of((dw[0] & kMiUseGgtt) != 0))) {
+        return EngineError::Privilege;
+    }
     const uint32_t value = register_read(c.s, offset);
     return store(c, space_of((dw[0] & kMiUseGgtt) != 0), addr48(dw[2], dw[3], ~3u),
                  std::span(&value, 1));
@@ -159,6 +202,9 @@ EngineError cmd_mi_load_register_mem(EngineCtx& c, std::span<const uint32_t> dw)
     const uint32_t offset = dw[1] & kRegOffsetMask;
     if (!register_in_file(offset)) {
         return EngineError::Illegal;
+    }
+    if (register_refused(c, offset) || ggtt_refused(c, space_of((dw[0] & kMiUseGgtt) != 0))) {
+        return EngineError::Privilege;
     }
     uint32_t value = 0;
     if (!c.mem.read32(c.ex.ctx, space_of((dw[0] & kMiUseGgtt) != 0), addr48(dw[2], dw[3], ~3u),
@@ -183,6 +229,8 @@ EngineError cmd_mi_flush_dw(EngineCtx& c, std::span<const uint32_t> dw) {
             // §4.6: store-index writes target the context's PPHWSP (GGTT).
             space = AddrSpace::Ggtt;
             address = c.ex.ctx.lrca + (dw[1] & kFlushAddrMask & kPageMask);
+        } else if (ggtt_refused(c, space)) {
+            return EngineError::Privilege;
         }
         const EngineError err = store(c, space, address, dw.subspan(3));
         if (err != EngineError::None) {
@@ -207,6 +255,9 @@ EngineError cmd_pipe_control(EngineCtx& c, std::span<const uint32_t> dw) {
         if (!register_in_file(offset)) {
             return EngineError::Illegal;
         }
+        if (register_refused(c, offset)) {
+            return EngineError::Privilege;
+        }
         register_write(c.s, offset, dw[4]);
     } else if (op == kPostSyncImm) {
         AddrSpace space = space_of((flags & kPcAddrGgtt) != 0);
@@ -214,6 +265,8 @@ EngineError cmd_pipe_control(EngineCtx& c, std::span<const uint32_t> dw) {
         if ((flags & kPcStoreIndex) != 0) {
             space = AddrSpace::Ggtt;  // §5.3 bit 21: offset into the PPHWSP
             address = c.ex.ctx.lrca + (dw[2] & ~3u & kPageMask);
+        } else if (ggtt_refused(c, space)) {
+            return EngineError::Privilege;
         }
         // §5.3: the immediate data is 64-bit (DW4-5); i915 writes a qword.
         const EngineError err = store(c, space, address, dw.subspan(4, 2));

@@ -157,5 +157,47 @@ TEST_CASE("A non-present PPGTT entry is a page fault and an engine error", "[gpu
     CHECK(d.peek(mem) == 0);
 }
 
+TEST_CASE("A non-privileged batch may not reach the GGTT or privileged registers",
+          "[gpu][model][ppgtt][privilege]") {
+    Driver d;
+    d.enable_engine(kRcs);
+    Ppgtt pt{d};
+    constexpr uint64_t kBatchVa = 0x1000'0000;
+    const uint32_t ggtt_target = d.alloc(1);
+    const uint64_t batch = d.alloc_frames(1);
+    pt.map(kBatchVa, batch);
+    // Each form a PPGTT batch might use to escape; the engine must stop at
+    // the first command with a privilege violation and change nothing.
+    const std::vector<std::vector<uint32_t>> escapes = {
+        {kMiStoreDataImmGgtt, ggtt_target, 0, 0xBAD, kMiBatchBufferEnd},
+        {kMiLoadRegisterImm1, hw::kMasterIrq, 0, kMiNoop, kMiBatchBufferEnd},
+        {kMiBatchBufferStart, ggtt_target, 0, kMiBatchBufferEnd},
+    };
+    uint32_t ctx_id = 20;
+    for (const auto& escape : escapes) {
+        INFO("escape " << ctx_id - 20);
+        poke_all(d, batch, escape);
+        Context ctx = d.make_context(kRcs, ctx_id++, hw::kDescLegacy64, pt.pml4);
+        d.emit(ctx, {kMiBatchBufferStart | kBbsPpgtt, static_cast<uint32_t>(kBatchVa), 0});
+        d.clear_seen();
+        d.submit(ctx);
+        REQUIRE(d.wait_engine_irq(kRcs, hw::kIrqCsError));
+        CHECK(d.gpu.engine_last_error(Engine::Render) == EngineError::Privilege);
+        CHECK(d.peek(ggtt_target) == 0);
+        REQUIRE(d.gpu.reset_engine(Engine::Render));
+        d.enable_engine(kRcs);
+    }
+    // The same registers stay reachable for the engine's own GPRs.
+    poke_all(d, batch,
+             {kMiLoadRegisterImm1, hw::kEngineBase[kRcs] + 0x600, 42, kMiNoop, kMiUserInterrupt,
+              kMiBatchBufferEnd});
+    Context ok = d.make_context(kRcs, 30, hw::kDescLegacy64, pt.pml4);
+    d.emit(ok, {kMiBatchBufferStart | kBbsPpgtt, static_cast<uint32_t>(kBatchVa), 0});
+    d.clear_seen();
+    d.submit(ok);
+    REQUIRE(d.wait_engine_irq(kRcs, hw::kIrqUser));
+    CHECK(d.erd(kRcs, 0x600) == 42);
+}
+
 }  // namespace
 }  // namespace xengt::gpu::model
