@@ -1,5 +1,7 @@
 #include "gpu/mapped_frame_table.hpp"
 
+#include <algorithm>
+
 #include <sys/mman.h>
 
 #include <cstring>
@@ -11,6 +13,9 @@ namespace xengt::gpu {
 namespace {
 
 using Kind = mediator::FrameOwner::Kind;
+
+// Meta.gfn of a run's page (pool pages have 0): release() must not take it.
+constexpr uint64_t kRunPage = 1;
 
 constexpr uint64_t pack_owner(Kind kind, uint32_t domid) {
     return uint64_t{static_cast<uint8_t>(kind)} << 32 | domid;
@@ -42,6 +47,9 @@ MappedFrameTable::MappedFrameTable(uint64_t capacity)
 MappedFrameTable::~MappedFrameTable() {
     for (void* chunk : chunks_) {
         munmap(chunk, kChunkPages * kPageSize);
+    }
+    for (const auto& [mapping, pages] : runs_) {
+        munmap(mapping, pages * kPageSize);
     }
 }
 
@@ -166,9 +174,63 @@ std::optional<mediator::HostPage> MappedFrameTable::allocate() {
     return mediator::HostPage{HostFrame{*slot}, page};
 }
 
+std::optional<mediator::HostRun> MappedFrameTable::allocate_run(size_t count) {
+    if (count == 0 || count > capacity_) {
+        return std::nullopt;
+    }
+    mediator::HostRun run;
+    run.frames.reserve(count);
+    void* mapping = mmap(nullptr, count * kPageSize, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) {
+        return std::nullopt;
+    }
+    run.data = static_cast<std::byte*>(mapping);
+    std::lock_guard lock(mutex_);
+    try {
+        runs_.reserve(runs_.size() + 1);
+    } catch (const std::bad_alloc&) {
+        munmap(mapping, count * kPageSize);
+        return std::nullopt;
+    }
+    for (size_t i = 0; i < count; ++i) {
+        const std::optional<uint32_t> slot = take_slot();
+        if (!slot) {
+            for (const HostFrame f : run.frames) {
+                clear(static_cast<uint32_t>(f.value()));
+                put_slot(static_cast<uint32_t>(f.value()));
+            }
+            munmap(mapping, count * kPageSize);
+            return std::nullopt;
+        }
+        publish(*slot, run.data + i * kPageSize, pack_owner(Kind::HostPage, 0), kRunPage);
+        run.frames.push_back(HostFrame{*slot});
+    }
+    host_pages_.fetch_add(count, std::memory_order_relaxed);
+    runs_.emplace_back(mapping, count);
+    return run;
+}
+
+void MappedFrameTable::release_run(const mediator::HostRun& run) {
+    std::lock_guard lock(mutex_);
+    const auto it = std::find_if(runs_.begin(), runs_.end(),
+                                 [&](const auto& r) { return r.first == run.data; });
+    if (it == runs_.end() || it->second != run.frames.size()) {
+        return;
+    }
+    for (const HostFrame f : run.frames) {
+        clear(static_cast<uint32_t>(f.value()));
+        put_slot(static_cast<uint32_t>(f.value()));
+    }
+    host_pages_.fetch_sub(run.frames.size(), std::memory_order_relaxed);
+    munmap(it->first, it->second * kPageSize);
+    runs_.erase(it);
+}
+
 void MappedFrameTable::release(HostFrame frame) {
     std::lock_guard lock(mutex_);
-    if (kind_locked(frame.value()) != Kind::HostPage) {
+    if (kind_locked(frame.value()) != Kind::HostPage ||
+        aref(meta_.get()[frame.value()].gfn).load(std::memory_order_relaxed) == kRunPage) {
         return;
     }
     const auto slot = static_cast<uint32_t>(frame.value());

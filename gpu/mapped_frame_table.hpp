@@ -83,6 +83,10 @@ public:
     // out), never unmapped before the table is destroyed.
     std::optional<mediator::HostPage> allocate() override;
     void release(HostFrame frame) override;
+    // A dedicated anonymous mapping of `count` pages, one slot per page
+    // (owner HostPage). release_run() empties the slots and unmaps it.
+    std::optional<mediator::HostRun> allocate_run(size_t count) override;
+    void release_run(const mediator::HostRun& run) override;
 
     // FrameOwnership. A frame with no page (free, removed, slot 0, out of
     // range) is {None}.
@@ -129,6 +133,7 @@ private:
     std::vector<void*> chunks_;           // pool chunks, each kChunkPages pages
     size_t chunk_used_ = kChunkPages;     // pages carved from chunks_.back()
     std::vector<std::byte*> free_pages_;  // released pool pages
+    std::vector<std::pair<void*, size_t>> runs_;  // live runs: mapping, pages
 
     std::atomic<size_t> guest_pages_{0};
     std::atomic<size_t> host_pages_{0};

@@ -15,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "mediator/base/types.hpp"
 
@@ -37,6 +38,12 @@ struct HostPage {
     std::byte* data = nullptr;  // 4 KiB, valid until released
 };
 
+// Host-owned pages with one contiguous CPU view.
+struct HostRun {
+    std::byte* data = nullptr;      // frames.size() * 4 KiB
+    std::vector<HostFrame> frames;  // page i of data is frames[i]
+};
+
 class HostPagePool {
 public:
     virtual ~HostPagePool() = default;
@@ -44,6 +51,13 @@ public:
     // A zeroed page, or nullopt if the pool is exhausted.
     virtual std::optional<HostPage> allocate() = 0;
     virtual void release(HostFrame frame) = 0;
+
+    // `count` zeroed pages the CPU sees as one contiguous buffer, each with
+    // its own frame (shadow rings and batches, which the scanner reads in one
+    // piece and the GPU reaches page by page). Taken once per vGPU, not on a
+    // hot path. nullopt where the pool cannot provide runs.
+    virtual std::optional<HostRun> allocate_run(size_t /*count*/) { return std::nullopt; }
+    virtual void release_run(const HostRun& /*run*/) {}
 };
 
 // What a host frame is, as far as isolation is concerned.
