@@ -86,6 +86,7 @@ Vgpu::Impl::Impl(VgpuConfig c, HypervisorPort& p, std::optional<GpuLink> g)
                           "no GGTT RAM backing from the hypervisor: GGTT writes will trap");
             }
         }
+        create_execlists();
     }
 }
 
@@ -162,6 +163,9 @@ bool Vgpu::Impl::raise_msi() {
 }
 
 void Vgpu::Impl::reset(ResetScope scope) {
+    // Work in flight first: nothing of this vGPU may run on the GPU while
+    // its GTT and PPGTT shadows are emptied below.
+    reset_execlists(scope);
     if (scope.kind == ResetScope::Kind::Device) {
         on_device_reset();
         ++counters.device_resets;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "mediator/exec/execlist_config.hpp"
 #include "mediator/gtt/host_frames.hpp"
 #include "mediator/gtt/physical_ggtt.hpp"
 #include "mediator/hypervisor_port.hpp"
@@ -67,9 +68,14 @@ struct VgpuConfig {
 
     // xl.cfg vgt_cap: the most of the GPU's render time this guest may use,
     // in percent; 0 = no cap. Must be 0..100 (Vgpu throws otherwise).
-    // Stored and published only: the scheduler that will enforce it does not
-    // exist yet.
+    // Enforced by the device scheduler (exec/scheduler.hpp), per engine.
     uint32_t cap_percent = 0;
+
+    // The vGPU's share of each engine relative to the others (> 0).
+    uint32_t weight = 1;
+
+    // Workloads in flight per engine and the shadow memory each may use.
+    exec::ExeclistConfig execlists{};
 };
 
 // The GPU side of a vGPU: where its translated GGTT entries go and how guest
@@ -79,6 +85,10 @@ struct GpuLink {
     PhysicalGgtt* ggtt = nullptr;
     HostPagePool* pool = nullptr;
     HostFrame scratch{};  // a host page every unusable entry points at
+    // Host GM (page aligned, in the host's share) for the vGPU's shadow
+    // workloads: Vgpu::shadow_gm_bytes() of it. 0: no workload path (the
+    // vGPU accepts ELSP writes but runs nothing).
+    uint64_t shadow_gm = 0;
 };
 
 // Per-vGPU counters: cheap, and they answer "what is this guest doing".
@@ -174,6 +184,18 @@ public:
     // (nullptr without a GpuLink).
     const class GgttShadow* ggtt_shadow() const;
     const class PpgttShadow* ppgtt_shadow() const;
+
+    // The workload path. Host GM a vGPU with `config` needs for its shadow
+    // workloads (GpuLink::shadow_gm).
+    static uint64_t shadow_gm_bytes(const VgpuConfig& config);
+    // Where prepared workloads go (the scheduler's client for this vGPU);
+    // null: nowhere (they are cancelled). Before any guest access.
+    void set_workload_sink(exec::WorkloadSink* sink);
+    // A workload the sink handed back; on the vGPU's thread.
+    void workload_done(exec::Workload* w);
+    // nullptr without a workload path.
+    const exec::ExeclistCounters* execlist_counters() const;
+    bool failsafe() const;
 
 private:
     struct Impl;

@@ -63,6 +63,10 @@ public:
     // The guest sent a PVINFO g2v notification (code 2..7) with the root
     // pointers it wrote into pdp[] beforehand. False if refused.
     virtual bool g2v_notify(uint32_t code, const uint64_t (&pdp)[4]) = 0;
+
+    // The guest wrote `value` to the ELSP of engine `engine` (exec::Engine
+    // numbering: render, blitter, video, video enhance).
+    virtual void elsp_write(unsigned engine, uint32_t value) = 0;
 };
 
 }  // namespace xengt::mediator

@@ -8,6 +8,8 @@
 #include <optional>
 #include <span>
 
+#include "mediator/exec/guest_memory_view.hpp"
+#include "mediator/exec/virtual_execlist.hpp"
 #include "mediator/gtt/ggtt_shadow.hpp"
 #include "mediator/gtt/ppgtt_shadow.hpp"
 #include "mediator/guest_log.hpp"
@@ -20,7 +22,7 @@
 
 namespace xengt::mediator {
 
-struct Vgpu::Impl final : VgpuEvents {
+struct Vgpu::Impl final : VgpuEvents, exec::ExeclistHost {
     Impl(VgpuConfig c, HypervisorPort& p, std::optional<GpuLink> g);
 
     // VgpuEvents: what register handlers ask of the vGPU.
@@ -31,8 +33,16 @@ struct Vgpu::Impl final : VgpuEvents {
         sync_gtt();
     }
     bool g2v_notify(uint32_t code, const uint64_t (&pdp)[4]) override;
+    void elsp_write(unsigned engine, uint32_t value) override;
+
+    // exec::ExeclistHost: what the virtual execlists ask of the vGPU.
+    uint32_t& vreg(uint32_t offset) override { return regs.context().vreg(offset); }
+    void raise(InterruptEvent event) override;
+    void sync_before_submit() override;
 
     void reset(ResetScope scope);
+    void create_execlists();  // vgpu_exec.cpp
+    void reset_execlists(ResetScope scope);
     void on_device_reset();
 
     // Where a memory access lands.
@@ -84,6 +94,9 @@ struct Vgpu::Impl final : VgpuEvents {
     // Declared after everything it logs through; destroyed first.
     std::unique_ptr<GgttShadow> ggtt_shadow;
     std::unique_ptr<PpgttShadow> ppgtt;
+    // The workload path; uses the shadows above, so it goes first.
+    std::unique_ptr<exec::GuestMemoryView> gm_view;
+    std::unique_ptr<exec::VirtualExeclists> execlists;
     GgttRamBacking* backing = nullptr;  // owned by the hypervisor port
 };
 

@@ -5,6 +5,7 @@
 
 #include "mediator/base/register_rows.hpp"
 #include "mediator/display/display_timing.hpp"
+#include "mediator/exec/engines.hpp"
 #include "mediator/irq/virtual_irq.hpp"
 #include "mediator/pvinfo.hpp"
 #include "mediator/reset/engine_reset.hpp"
@@ -76,6 +77,25 @@ TrapResult gfx_flush_write(MmioContext& ctx, uint32_t offset, uint32_t value, ui
     return TrapResult::Handled;
 }
 
+// RING_ELSP (§4.4): write-only; four dwords make a submission, which the
+// vGPU's virtual execlists take from here. Reads return 0.
+uint32_t elsp_read(MmioContext&, uint32_t) {
+    return 0;
+}
+TrapResult elsp_write(MmioContext& ctx, uint32_t offset, uint32_t value, uint32_t byte_mask) {
+    if (byte_mask != 0xFFFFFFFF) {
+        return TrapResult::Rejected;  // a descriptor dword is written whole
+    }
+    const auto engine = exec::engine_of_elsp(offset);
+    if (engine && ctx.events != nullptr) {
+        ctx.events->elsp_write(exec::index(*engine), value);
+    }
+    return TrapResult::Handled;
+}
+constexpr MmioRow elsp(uint32_t engine_base, const char* name) {
+    return custom(engine_base + exec::kRingElsp, 4, name, elsp_read, elsp_write);
+}
+
 constexpr MmioRow kRows[] = {
     // PVINFO page: vGPU detection, GM slices, g2v notifications (§9).
     custom(kPvinfoBase, kPvinfoSize, "PVINFO", pvinfo_read, pvinfo_write),
@@ -97,6 +117,12 @@ constexpr MmioRow kRows[] = {
     masked(kBcs + kCsbPtr, "BCS_CONTEXT_STATUS_PTR", 0),
     masked(kVcs + kCsbPtr, "VCS_CONTEXT_STATUS_PTR", 0),
     masked(kVecs + kCsbPtr, "VECS_CONTEXT_STATUS_PTR", 0),
+
+    // Execlist submit ports (§4.4).
+    elsp(kRcs, "RCS_ELSP"),
+    elsp(kBcs, "BCS_ELSP"),
+    elsp(kVcs, "VCS_ELSP"),
+    elsp(kVecs, "VECS_ELSP"),
 
     // RING_RESET_CTL: masked reset request / ready-to-reset handshake (§4.2).
     reset_ctl(kRcs, "RCS_RESET_CTL"),
