@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <csignal>
 #include <stdexcept>
+#include <utility>
 
 #include "mediator/base/log.hpp"
 #include "mediator/gtt/ppgtt_shadow.hpp"
@@ -22,6 +23,16 @@ Daemon::Daemon(DaemonOptions options)
     : options_(options),
       gpu_(make_gpu(options_)),
       gm_(gpu_ ? gpu_->resources() : options_.gpu, options_.host_share) {
+    if (gpu_) {
+        gpu_->start_workloads(gm_.host_slices(),
+                              mediator::Vgpu::shadow_gm_bytes(mediator::VgpuConfig{}),
+                              options_.scheduler);
+        XENGT_LOG(LogLevel::Info, "xengtd",
+                  "workload path: %zu vGPU shadow slots, %llu us time slice, %llu ms watchdog",
+                  gpu_->shadow_slots(),
+                  static_cast<unsigned long long>(options_.scheduler.slice_ns / 1000),
+                  static_cast<unsigned long long>(options_.scheduler.watchdog_ns / 1000000));
+    }
     if (options_.handle_signals) {
         signals_.emplace(io_, SIGTERM, SIGINT);
         signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
@@ -52,12 +63,44 @@ void Daemon::attach(xen::SessionOptions options, const mediator::GmRequest& requ
     options.vgpu.mappable = slices.mappable;
     options.vgpu.hidden = slices.hidden;
     options.vgpu.fences = slices.fence_count;
+    std::optional<uint64_t> slot;
     if (gpu_) {
-        options.gpu = xen::SessionGpu{&gpu_->frames(), &gpu_->ggtt(), gpu_->scratch()};
+        if (mediator::Vgpu::shadow_gm_bytes(options.vgpu) >
+            mediator::Vgpu::shadow_gm_bytes(mediator::VgpuConfig{})) {
+            throw mediator::AdmissionRefused("dom" + std::to_string(domid) +
+                                             ": shadow workload memory larger than a slot");
+        }
+        slot = gpu_->take_shadow_slot();
+        if (!slot) {
+            throw mediator::AdmissionRefused(
+                "dom" + std::to_string(domid) + ": no shadow workload memory left (" +
+                std::to_string(gpu_->shadow_slots()) + " vGPUs at most)");
+        }
+        options.gpu = xen::SessionGpu{&gpu_->frames(), &gpu_->ggtt(), gpu_->scratch(), *slot};
     }
+    // The slot goes back if anything below throws.
+    struct SlotGuard {
+        GpuHost* gpu;
+        std::optional<uint64_t>* slot;
+        ~SlotGuard() {
+            if (gpu != nullptr && slot->has_value()) {
+                gpu->give_back_shadow_slot(**slot);
+            }
+        }
+    } guard{gpu_.get(), &slot};
     const bool primary = options.vgpu.primary;
     const uint32_t cap = options.vgpu.cap_percent;
+    const uint32_t weight = options.vgpu.weight;
     auto session = std::make_unique<xen::GuestSession>(std::move(options));
+    std::unique_ptr<mediator::exec::Scheduler::Client> client;
+    if (gpu_) {
+        xen::GuestSession* s = session.get();
+        client =
+            gpu_->scheduler()->attach({s->subject(), weight, cap, [s](mediator::exec::Workload* w) {
+                                           s->deliver_workload(w);
+                                       }});
+        s->set_workload_sink(client.get());
+    }
     XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
               "graphics memory: mappable %#llx+%llu MiB, hidden %#llx+%llu MiB, fences %u-%u",
               static_cast<unsigned long long>(slices.mappable.base.value()),
@@ -66,14 +109,16 @@ void Daemon::attach(xen::SessionOptions options, const mediator::GmRequest& requ
               static_cast<unsigned long long>(slices.hidden.size >> 20), slices.fence_base,
               slices.fence_base + slices.fence_count - 1);
     XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
-              "vGPU is the guest's %s display; vgt_cap %u%%%s",
-              primary ? "primary (VGA class)" : "secondary (other-display class)", cap,
-              cap == 0 ? " (no cap)" : " (recorded, not enforced: no scheduler yet)");
+              "vGPU is the guest's %s display; scheduler weight %u, vgt_cap %u%%%s",
+              primary ? "primary (VGA class)" : "secondary (other-display class)", weight, cap,
+              cap == 0 ? " (no cap)" : "");
     xen::GuestSession* s = session.get();
     std::lock_guard lock(mutex_);
     Running& r = sessions_[domid];
     r.partition = std::make_unique<mediator::GmPartition>(std::move(partition));
     r.session = std::move(session);
+    r.client = std::move(client);
+    r.shadow_slot = std::exchange(slot, std::nullopt);
     r.thread = std::thread([this, s, domid, &r] {
         r.reason = s->run();
         // Hand the finished session to the control loop, which owns teardown.
@@ -174,6 +219,17 @@ void log_final_counters(uint16_t domid, const xen::SessionStatus& s, const media
               static_cast<ull>(p.partial_writes), static_cast<ull>(p.protected_pages),
               static_cast<ull>(s.vgpu.msi_raised), static_cast<ull>(s.vgpu.unclaimed),
               s.gpu_frames_pinned);
+    if (const mediator::exec::ExeclistCounters* e = v.execlist_counters()) {
+        XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
+                  "final counters: ELSP submissions %llu; workloads %llu (completed %llu, "
+                  "rejected %llu, failed on the GPU %llu, cancelled %llu); lite restores %llu; "
+                  "CSB events %llu; dwords scanned %llu%s",
+                  static_cast<ull>(e->submissions), static_cast<ull>(e->workloads),
+                  static_cast<ull>(e->completed), static_cast<ull>(e->rejected),
+                  static_cast<ull>(e->faulted), static_cast<ull>(e->cancelled),
+                  static_cast<ull>(e->lite_restores), static_cast<ull>(e->csb_events),
+                  static_cast<ull>(e->scanned_dwords), v.failsafe() ? "; in failsafe mode" : "");
+    }
 }
 
 }  // namespace
@@ -184,7 +240,12 @@ void Daemon::finish(uint16_t domid, Running& r) {
     }
     SessionReport report{r.session->status(), r.reason};
     log_final_counters(domid, report.status, r.session->vgpu());
-    r.session.reset();    // teardown: answer in-flight requests, release, destroy the server
+    r.client.reset();  // waits for its work still on the GPU
+    r.session->set_workload_sink(nullptr);
+    r.session.reset();  // teardown: answer in-flight requests, release, destroy the server
+    if (r.shadow_slot && gpu_) {
+        gpu_->give_back_shadow_slot(*r.shadow_slot);
+    }
     r.partition.reset();  // its graphics memory and fences are free again
     XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
               "vGPU torn down: server, claims, ports and mappings released");

@@ -32,6 +32,8 @@ struct DaemonOptions {
     bool model_gpu = true;
     mediator::GmResources gpu{};
     mediator::GmRequest host_share = mediator::kDefaultHostShare;
+    // The device scheduler (time slice, cap period, watchdog).
+    mediator::exec::SchedulerConfig scheduler{};
 };
 
 // What is known about a guest once its session has ended.
@@ -74,6 +76,9 @@ private:
     struct Running {
         std::unique_ptr<mediator::GmPartition> partition;  // released after the session
         std::unique_ptr<xen::GuestSession> session;
+        // The vGPU's place in the scheduler; gone before the session is.
+        std::unique_ptr<mediator::exec::Scheduler::Client> client;
+        std::optional<uint64_t> shadow_slot;  // host GM of its shadow workloads
         std::thread thread;
         xen::GuestSession::EndReason reason = xen::GuestSession::EndReason::Stopped;
     };

@@ -62,8 +62,12 @@ int main(int argc, char** argv) {
          "keeps its emulated VGA as boot display while i915 still binds. Legacy "
          "VGA itself is not emulated either way")
         ("vgt_cap", po::value<unsigned>()->default_value(0),
-         "most of the GPU's render time each guest may use, percent (0 = no cap, "
-         "1-100). Recorded only for now: no scheduler enforces it yet")
+         "most of each engine's time each guest may use, percent (0 = no cap, "
+         "1-100), over 100 ms periods; a capped guest waits even when the engine "
+         "is otherwise idle")
+        ("vgt_weight", po::value<unsigned>()->default_value(1),
+         "each guest's share of an engine relative to other guests with work for it "
+         "(1-100)")
         ("host_low_gm_sz", po::value<unsigned>()->default_value(128),
          "MiB of mappable graphics memory dom0 keeps for itself")
         ("host_high_gm_sz", po::value<unsigned>()->default_value(384),
@@ -121,8 +125,11 @@ int main(int argc, char** argv) {
     }
     const unsigned primary = vm["vgt_primary"].as<unsigned>();
     const unsigned cap = vm["vgt_cap"].as<unsigned>();
-    if (primary > 1 || cap > 100) {
-        std::fprintf(stderr, "xengtd: vgt_primary must be 0 or 1 and vgt_cap 0-100 (percent)\n");
+    const unsigned weight = vm["vgt_weight"].as<unsigned>();
+    if (primary > 1 || cap > 100 || weight == 0 || weight > 100) {
+        std::fprintf(stderr,
+                     "xengtd: vgt_primary must be 0 or 1, vgt_cap 0-100 (percent) and "
+                     "vgt_weight 1-100\n");
         return 2;
     }
     xengt::mediator::GmRequest host;
@@ -166,6 +173,7 @@ int main(int argc, char** argv) {
             opts.vgpu.vgt_id = vgt_id++;
             opts.vgpu.primary = primary == 1;
             opts.vgpu.cap_percent = cap;
+            opts.vgpu.weight = weight;
             opts.vgpu.ggtt_strategy = ggtt == "ram" ? xengt::mediator::GgttStrategy::RamBacked
                                                     : xengt::mediator::GgttStrategy::Trap;
             try {

@@ -78,7 +78,11 @@ std::optional<mediator::GpuLink> GuestSession::gpu_link() {
     }
     const SessionGpu& g = *options_.gpu;
     pins_.emplace(fmem_.get(), options_.domid, *g.frames);
-    return mediator::GpuLink{&*pins_, g.ggtt, g.frames, g.scratch};
+    return mediator::GpuLink{&*pins_, g.ggtt, g.frames, g.scratch, g.shadow_gm};
+}
+
+void GuestSession::deliver_workload(mediator::exec::Workload* w) {
+    boost::asio::post(io_, [this, w] { vgpu_.workload_done(w); });
 }
 
 std::vector<BoundPort> GuestSession::bind_vcpu_ports() {

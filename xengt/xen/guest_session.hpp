@@ -37,6 +37,7 @@ struct SessionGpu {
     gpu::MappedFrameTable* frames = nullptr;  // host frames: guest pins and host pages
     mediator::PhysicalGgtt* ggtt = nullptr;
     HostFrame scratch{};
+    uint64_t shadow_gm = 0;  // host GM for the vGPU's shadow workloads (GpuLink::shadow_gm)
 };
 
 struct SessionOptions {
@@ -89,6 +90,12 @@ public:
     // The port the vGPU drives, for tests and diagnostics; same threading
     // rule as status().
     mediator::HypervisorPort& hypervisor_port() { return *this; }
+
+    // The workload path: where the vGPU's prepared workloads go (before
+    // run()), and the way finished ones come back: from any thread, handed
+    // to the vGPU on the session's loop.
+    void set_workload_sink(mediator::exec::WorkloadSink* sink) { vgpu_.set_workload_sink(sink); }
+    void deliver_workload(mediator::exec::Workload* w);
 
 private:
     // mediator::HypervisorPort
