@@ -63,6 +63,11 @@ public:
     // The guest sent a PVINFO g2v notification (code 2..7) with the root
     // pointers it wrote into pdp[] beforehand. False if refused.
     virtual bool g2v_notify(uint32_t code, const uint64_t (&pdp)[4]) = 0;
+
+    // A register that decides what the guest's display shows was written
+    // (pipe enable or source, a plane surface, PVINFO display_ready). Not
+    // pure: a vGPU without a display has nothing to do.
+    virtual void display_changed() {}
 };
 
 }  // namespace xengt::mediator

@@ -31,6 +31,9 @@ struct Vgpu::Impl final : VgpuEvents {
         sync_gtt();
     }
     bool g2v_notify(uint32_t code, const uint64_t (&pdp)[4]) override;
+    void display_changed() override { publish_plane(); }
+    // Copies pipe A's plane state into the mailbox (display/primary_plane.hpp).
+    void publish_plane();
 
     void reset(ResetScope scope);
     void on_device_reset();
@@ -85,6 +88,8 @@ struct Vgpu::Impl final : VgpuEvents {
     std::unique_ptr<GgttShadow> ggtt_shadow;
     std::unique_ptr<PpgttShadow> ppgtt;
     GgttRamBacking* backing = nullptr;  // owned by the hypervisor port
+    // Shared with the display owner, which may outlive the vGPU.
+    std::shared_ptr<display::PlaneMailbox> plane_mailbox;
 };
 
 }  // namespace xengt::mediator

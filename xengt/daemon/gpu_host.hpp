@@ -13,6 +13,7 @@
 
 #include "gpu/mapped_frame_table.hpp"
 #include "gpu/model/soft_gpu.hpp"
+#include "gpu/port_display.hpp"
 #include "gpu/port_ggtt.hpp"
 #include "mediator/gm_allocator.hpp"
 #include "mediator/vgpu.hpp"
@@ -31,6 +32,10 @@ public:
     gpu::MappedFrameTable& frames() { return frames_; }
     mediator::PhysicalGgtt& ggtt() { return ggtt_; }
     HostFrame scratch() const { return scratch_; }
+    // Pipe A / plane 1, for the display owner.
+    mediator::display::PhysicalDisplay& display() { return display_; }
+    // What captures of vGPU planes read through: the GGTT, the frames, scratch.
+    mediator::display::GmView gm_view() const { return {&ggtt_, &frames_, scratch_}; }
 
     // What the device has to share between vGPUs, from its identity.
     mediator::GmResources resources() const;
@@ -45,6 +50,7 @@ private:
     std::unique_ptr<gpu::model::SoftGpu> gpu_;
     gpu::PortGgtt ggtt_;
     HostFrame scratch_;
+    gpu::PortDisplay display_;
 };
 
 }  // namespace xengt::daemon
