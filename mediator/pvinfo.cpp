@@ -87,6 +87,9 @@ TrapResult pvinfo_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
     }
     if (guest_writable(field)) {
         ctx.vreg(offset) = value;
+        if (field == kDisplayReady && ctx.events != nullptr) {
+            ctx.events->display_changed();  // the guest's display may be shown now
+        }
         return TrapResult::Handled;
     }
     XENGT_GUEST_LOG(ctx.log, LogLevel::Warn,

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "mediator/display/display_timing.hpp"
+#include "mediator/display/primary_plane.hpp"
 #include "mediator/gtt/ggtt_shadow.hpp"
 #include "mediator/gtt/ppgtt_shadow.hpp"
 #include "mediator/guest_log.hpp"
@@ -72,9 +73,11 @@ Vgpu::Impl::Impl(VgpuConfig c, HypervisorPort& p, std::optional<GpuLink> g)
       cfg(pci::vgpu_config_fields(config), log),
       bars(config.aperture_bytes),
       regs(log, counters.untracked, this),
-      gpu(g) {
+      gpu(g),
+      plane_mailbox(std::make_shared<display::PlaneMailbox>()) {
     pvinfo_populate(regs.context(), config);
     regs.display().flip_done = display::flip_done_bit(config.device_id);
+    publish_plane();
     if (gpu) {
         ggtt_shadow = std::make_unique<GgttShadow>(log, config.mappable, config.hidden, *gpu->pins,
                                                    *gpu->ggtt, gpu->scratch);
@@ -88,6 +91,21 @@ Vgpu::Impl::Impl(VgpuConfig c, HypervisorPort& p, std::optional<GpuLink> g)
         }
         create_execlists();
     }
+}
+
+void Vgpu::Impl::publish_plane() {
+    const mmio::MmioContext& ctx = regs.context();
+    display::PlaneSnapshot s;
+    s.platform = display::platform_of(config.device_id);
+    s.mappable = config.mappable;
+    s.hidden = config.hidden;
+    s.display_ready = ctx.vreg(kPvinfoBase + pvinfo::kDisplayReady) == 1;
+    s.pipe_conf = ctx.vreg(display::kPipeConf);
+    s.pipe_src = ctx.vreg(display::kPipeSrc);
+    s.plane = regs.display().armed[0];
+    s.frame_count = ctx.vreg(display::kFrmCount);
+    s.flip_count = ctx.vreg(display::kFlipCount);
+    plane_mailbox->publish(s);
 }
 
 Vgpu::Impl::Hit Vgpu::Impl::locate(GuestPhysAddr addr, AccessSize size) const {
@@ -212,12 +230,26 @@ void Vgpu::Impl::on_device_reset() {
     // decode is off and the hypervisor stops trapping the old windows.
     cfg.reset();
     refresh_windows();
+
+    // The display is off and not ready: whoever shows it must stop.
+    publish_plane();
 }
 
 Vgpu::Vgpu(VgpuConfig config, HypervisorPort& hypervisor, std::optional<GpuLink> gpu)
     : impl_(std::make_unique<Impl>(std::move(config), hypervisor, gpu)) {}
 
-Vgpu::~Vgpu() = default;
+Vgpu::~Vgpu() {
+    // A reader still holding the mailbox sees a display that is off, with no
+    // surface: nothing of this guest's memory stays on show through it.
+    display::PlaneSnapshot gone;
+    gone.mappable = impl_->config.mappable;
+    gone.hidden = impl_->config.hidden;
+    impl_->plane_mailbox->publish(gone);
+}
+
+std::shared_ptr<const display::PlaneMailbox> Vgpu::primary_plane() const {
+    return impl_->plane_mailbox;
+}
 
 const VgpuConfig& Vgpu::config() const {
     return impl_->config;
@@ -368,6 +400,9 @@ void Vgpu::vblank() {
         ++ctx.vreg(display::pipe_reg(display::kFrmCount, pipe));
         raise_interrupt(event);
         ++impl_->counters.vblanks;
+    }
+    if (display::pipe_enabled(ctx, 0)) {
+        impl_->publish_plane();  // pipe A's frame counter and any completed flip
     }
 }
 

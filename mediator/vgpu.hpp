@@ -22,6 +22,10 @@
 
 namespace xengt::mediator {
 
+namespace display {
+class PlaneMailbox;
+}  // namespace display
+
 // A range of graphics-memory (GGTT) address space.
 struct GmRange {
     GmAddr base;
@@ -163,6 +167,12 @@ public:
     // with its vblank bit plus flip-done if a synchronous flip was pending.
     // Disabled pipes are untouched (a pending flip waits for the pipe).
     void vblank();
+
+    // Where the vGPU publishes its primary plane (plane 1 of pipe A) for a
+    // reader on another thread, the device-wide display owner (see
+    // display/primary_plane.hpp). Updated as the guest programs its display;
+    // blank once the vGPU is gone. Take it before the vGPU is served.
+    std::shared_ptr<const display::PlaneMailbox> primary_plane() const;
 
     // Reset the vGPU or some of its engines, as GEN6_GDRST and PCIe FLR do
     // when the guest asks (see ResetScope). A device reset also turns off

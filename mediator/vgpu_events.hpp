@@ -67,6 +67,11 @@ public:
     // The guest wrote `value` to the ELSP of engine `engine` (exec::Engine
     // numbering: render, blitter, video, video enhance).
     virtual void elsp_write(unsigned engine, uint32_t value) = 0;
+
+    // A register that decides what the guest's display shows was written
+    // (pipe enable or source, a plane surface, PVINFO display_ready). Not
+    // pure: a vGPU without a display has nothing to do.
+    virtual void display_changed() {}
 };
 
 }  // namespace xengt::mediator

@@ -40,6 +40,10 @@ struct Vgpu::Impl final : VgpuEvents, exec::ExeclistHost {
     void raise(InterruptEvent event) override;
     void sync_before_submit() override;
 
+    void display_changed() override { publish_plane(); }
+    // Copies pipe A's plane state into the mailbox (display/primary_plane.hpp).
+    void publish_plane();
+
     void reset(ResetScope scope);
     void create_execlists();  // vgpu_exec.cpp
     void reset_execlists(ResetScope scope);
@@ -98,6 +102,8 @@ struct Vgpu::Impl final : VgpuEvents, exec::ExeclistHost {
     std::unique_ptr<exec::GuestMemoryView> gm_view;
     std::unique_ptr<exec::VirtualExeclists> execlists;
     GgttRamBacking* backing = nullptr;  // owned by the hypervisor port
+    // Shared with the display owner, which may outlive the vGPU.
+    std::shared_ptr<display::PlaneMailbox> plane_mailbox;
 };
 
 }  // namespace xengt::mediator

@@ -17,6 +17,24 @@ IrqBank bank_of(unsigned pipe) {
     return static_cast<IrqBank>(static_cast<unsigned>(IrqBank::DePipeA) + pipe);
 }
 
+// The plane registers a surface write takes together (§7.1).
+ArmedPlane armed_now(const mmio::MmioContext& ctx, unsigned pipe, uint32_t surf) {
+    ArmedPlane a;
+    a.ctl = ctx.vreg(pipe_reg(kPlaneCtl, pipe));
+    a.stride = ctx.vreg(pipe_reg(kPlaneStride, pipe));
+    a.pos = ctx.vreg(pipe_reg(kPlanePos, pipe));
+    a.size = ctx.vreg(pipe_reg(kPlaneSize, pipe));
+    a.offset = ctx.vreg(pipe_reg(kPlaneOffset, pipe));
+    a.surf = surf;
+    return a;
+}
+
+void display_changed(mmio::MmioContext& ctx) {
+    if (ctx.events != nullptr) {
+        ctx.events->display_changed();
+    }
+}
+
 }  // namespace
 
 uint32_t flip_done_bit(uint16_t device_id) {
@@ -42,6 +60,14 @@ TrapResult pipeconf_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t valu
     // A virtual pipe starts and stops at once: state is whatever enable says.
     ctx.vreg(offset) =
         (value & kPipeConfEnable) != 0 ? value | kPipeConfState : value & ~kPipeConfState;
+    display_changed(ctx);
+    return TrapResult::Handled;
+}
+
+TrapResult pipesrc_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
+                         uint32_t /*byte_mask*/) {
+    ctx.vreg(offset) = value;
+    display_changed(ctx);
     return TrapResult::Handled;
 }
 
@@ -51,12 +77,16 @@ TrapResult plane_surf_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t va
     ctx.vreg(offset) = value;
     ctx.vreg(pipe_reg(kSurfLive, pipe)) = value;
     ++ctx.vreg(pipe_reg(kFlipCount, pipe));  // wraps like a hardware counter
+    if (ctx.display != nullptr) {
+        ctx.display->armed[pipe] = armed_now(ctx, pipe, value);
+    }
     if ((ctx.vreg(pipe_reg(kPlaneCtl, pipe)) & kPlaneAsyncFlip) != 0) {
         const uint32_t bit = ctx.display != nullptr ? ctx.display->flip_done : kFlipDoneSkl;
         irq::raise(ctx, {bank_of(pipe), bit});
     } else if (ctx.display != nullptr) {
         ctx.display->flips_pending |= static_cast<uint8_t>(1u << pipe);
     }
+    display_changed(ctx);
     return TrapResult::Handled;
 }
 

@@ -3,11 +3,13 @@
 // and flip-done events they lead to.
 //
 // Everything guest-visible lives in vregs; the only other state is which
-// pipes owe a flip-done at their next vblank (DisplayState, owned by the
-// register file and cleared with it). There is no timer here: whoever owns
-// the vGPU calls Vgpu::vblank() at the refresh rate (see vgpu.hpp).
+// pipes owe a flip-done at their next vblank and the plane registers each
+// pipe's last surface write armed (DisplayState, owned by the register file
+// and cleared with it). There is no timer here: whoever owns the vGPU calls
+// Vgpu::vblank() at the refresh rate (see vgpu.hpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "mediator/irq/interrupt_event.hpp"
@@ -21,12 +23,17 @@ inline constexpr unsigned kPipeCount = 3;
 inline constexpr uint32_t kPipeStride = 0x1000;
 
 // Pipe A offsets (§7.1, §7.2).
-inline constexpr uint32_t kPipeConf = 0x70008;   // PIPECONF / TRANSCONF
-inline constexpr uint32_t kFrmCount = 0x70040;   // PIPE_FRMCOUNT_G4X
-inline constexpr uint32_t kFlipCount = 0x70044;  // PIPE_FLIPCOUNT_G4X
-inline constexpr uint32_t kPlaneCtl = 0x70180;   // DSPCNTR (BDW) / PLANE_CTL_1 (SKL)
-inline constexpr uint32_t kPlaneSurf = 0x7019C;  // DSPSURF / PLANE_SURF
-inline constexpr uint32_t kSurfLive = 0x701AC;   // DSPSURFLIVE / PLANE_SURFLIVE
+inline constexpr uint32_t kPipeSrc = 0x6001C;      // PIPESRC
+inline constexpr uint32_t kPipeConf = 0x70008;     // PIPECONF / TRANSCONF
+inline constexpr uint32_t kFrmCount = 0x70040;     // PIPE_FRMCOUNT_G4X
+inline constexpr uint32_t kFlipCount = 0x70044;    // PIPE_FLIPCOUNT_G4X
+inline constexpr uint32_t kPlaneCtl = 0x70180;     // DSPCNTR (BDW) / PLANE_CTL_1 (SKL)
+inline constexpr uint32_t kPlaneStride = 0x70188;  // DSPSTRIDE / PLANE_STRIDE
+inline constexpr uint32_t kPlanePos = 0x7018C;     // PLANE_POS (SKL)
+inline constexpr uint32_t kPlaneSize = 0x70190;    // PLANE_SIZE (SKL)
+inline constexpr uint32_t kPlaneSurf = 0x7019C;    // DSPSURF / PLANE_SURF
+inline constexpr uint32_t kPlaneOffset = 0x701A4;  // DSPOFFSET / PLANE_OFFSET
+inline constexpr uint32_t kSurfLive = 0x701AC;     // DSPSURFLIVE / PLANE_SURFLIVE
 
 inline constexpr uint32_t kPipeConfEnable = 1u << 31;
 inline constexpr uint32_t kPipeConfState = 1u << 30;  // read-only: the pipe runs
@@ -45,9 +52,23 @@ constexpr uint32_t pipe_reg(uint32_t pipe_a_offset, unsigned pipe) {
 // Broadwell (0x16xx) or, for anything else, Skylake (§1.1, §6.1).
 uint32_t flip_done_bit(uint16_t device_id);
 
+// A pipe's primary-plane registers as its last surface write armed them.
+// The hardware double-buffers these and takes them together when the surface
+// register is written (§7.1), so a half-written update is never scanned out.
+struct ArmedPlane {
+    uint32_t ctl = 0;
+    uint32_t stride = 0;
+    uint32_t pos = 0;
+    uint32_t size = 0;
+    uint32_t offset = 0;
+    uint32_t surf = 0;
+    friend bool operator==(const ArmedPlane&, const ArmedPlane&) = default;
+};
+
 struct DisplayState {
     uint32_t flip_done = kFlipDoneSkl;  // the platform's bit; survives resets
     uint8_t flips_pending = 0;          // bit p: pipe p owes a flip-done
+    std::array<ArmedPlane, kPipeCount> armed{};
 };
 
 bool pipe_enabled(const mmio::MmioContext& ctx, unsigned pipe);
@@ -58,12 +79,16 @@ bool pipe_enabled(const mmio::MmioContext& ctx, unsigned pipe);
 InterruptEvent take_vblank_event(mmio::MmioContext& ctx, unsigned pipe);
 
 // MMIO table handlers. PIPECONF: bit 30 follows bit 31. Plane surface: the
-// value goes to the surface and SURFLIVE registers, FLIPCOUNT counts it, and
-// flip-done is raised now (async flip set in the plane control) or at the
-// pipe's next vblank.
+// value goes to the surface and SURFLIVE registers, FLIPCOUNT counts it, the
+// plane registers are armed (DisplayState::armed), and flip-done is raised
+// now (async flip set in the plane control) or at the pipe's next vblank.
+// PIPESRC: plain storage. Each of them tells the vGPU that what its display
+// shows may have changed (VgpuEvents::display_changed).
 TrapResult pipeconf_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
                           uint32_t byte_mask);
 TrapResult plane_surf_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
                             uint32_t byte_mask);
+TrapResult pipesrc_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
+                         uint32_t byte_mask);
 
 }  // namespace xengt::mediator::display

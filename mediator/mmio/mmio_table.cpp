@@ -53,6 +53,14 @@ constexpr MmioRow plane_surf(unsigned pipe, const char* name) {
     return custom(display::pipe_reg(display::kPlaneSurf, pipe), 4, name, nullptr,
                   display::plane_surf_write);
 }
+constexpr MmioRow pipe_src(unsigned pipe, const char* name) {
+    return custom(display::pipe_reg(display::kPipeSrc, pipe), 4, name, nullptr,
+                  display::pipesrc_write);
+}
+// Plane registers the surface write arms (display_timing.hpp): plain storage.
+constexpr MmioRow plane_reg(uint32_t pipe_a_offset, unsigned pipe, const char* name) {
+    return plain(display::pipe_reg(pipe_a_offset, pipe), 4, name);
+}
 
 // Engine MMIO bases (intel-gpu.md §4.1).
 constexpr uint32_t kRcs = reset::kRcsBase;
@@ -185,25 +193,41 @@ constexpr MmioRow kRows[] = {
 
     // Display pipes A/B/C (§7.1, §7.2, §7.4): PIPECONF state follows enable;
     // the frame and flip counters and SURFLIVE are the vGPU's to change;
-    // a plane surface write is a flip. DSPCNTR/PLANE_CTL is plain storage
-    // (its async-flip bit 9 is read by the flip).
+    // a plane surface write is a flip and arms the plane registers. DSPCNTR/
+    // PLANE_CTL and the other plane registers are plain storage (the async-
+    // flip bit 9 is read by the flip). PIPESRC sizes the pipe.
+    pipe_src(0, "PIPESRC_A"),
+    pipe_src(1, "PIPESRC_B"),
+    pipe_src(2, "PIPESRC_C"),
     pipe_conf(0, "PIPECONF_A"),
     read_only(display::pipe_reg(display::kFrmCount, 0), "PIPE_FRMCOUNT_A", 0),
     read_only(display::pipe_reg(display::kFlipCount, 0), "PIPE_FLIPCOUNT_A", 0),
     plain(display::pipe_reg(display::kPlaneCtl, 0), 4, "PLANE_CTL_1_A"),
+    plane_reg(display::kPlaneStride, 0, "PLANE_STRIDE_1_A"),
+    plane_reg(display::kPlanePos, 0, "PLANE_POS_1_A"),
+    plane_reg(display::kPlaneSize, 0, "PLANE_SIZE_1_A"),
     plane_surf(0, "PLANE_SURF_1_A"),
+    plane_reg(display::kPlaneOffset, 0, "PLANE_OFFSET_1_A"),
     read_only(display::pipe_reg(display::kSurfLive, 0), "PLANE_SURFLIVE_1_A", 0),
     pipe_conf(1, "PIPECONF_B"),
     read_only(display::pipe_reg(display::kFrmCount, 1), "PIPE_FRMCOUNT_B", 0),
     read_only(display::pipe_reg(display::kFlipCount, 1), "PIPE_FLIPCOUNT_B", 0),
     plain(display::pipe_reg(display::kPlaneCtl, 1), 4, "PLANE_CTL_1_B"),
+    plane_reg(display::kPlaneStride, 1, "PLANE_STRIDE_1_B"),
+    plane_reg(display::kPlanePos, 1, "PLANE_POS_1_B"),
+    plane_reg(display::kPlaneSize, 1, "PLANE_SIZE_1_B"),
     plane_surf(1, "PLANE_SURF_1_B"),
+    plane_reg(display::kPlaneOffset, 1, "PLANE_OFFSET_1_B"),
     read_only(display::pipe_reg(display::kSurfLive, 1), "PLANE_SURFLIVE_1_B", 0),
     pipe_conf(2, "PIPECONF_C"),
     read_only(display::pipe_reg(display::kFrmCount, 2), "PIPE_FRMCOUNT_C", 0),
     read_only(display::pipe_reg(display::kFlipCount, 2), "PIPE_FLIPCOUNT_C", 0),
     plain(display::pipe_reg(display::kPlaneCtl, 2), 4, "PLANE_CTL_1_C"),
+    plane_reg(display::kPlaneStride, 2, "PLANE_STRIDE_1_C"),
+    plane_reg(display::kPlanePos, 2, "PLANE_POS_1_C"),
+    plane_reg(display::kPlaneSize, 2, "PLANE_SIZE_1_C"),
     plane_surf(2, "PLANE_SURF_1_C"),
+    plane_reg(display::kPlaneOffset, 2, "PLANE_OFFSET_1_C"),
     read_only(display::pipe_reg(display::kSurfLive, 2), "PLANE_SURFLIVE_1_C", 0),
 
     // GEN8_FUSE2: fused-off slices/subslices are a fact of the part (lab notes #6).

@@ -32,6 +32,7 @@ void RegisterFile::reset() {
     apply_row_defaults();
     pvinfo_.pv_aware = false;
     display_.flips_pending = 0;
+    display_.armed = {};
 }
 
 void RegisterFile::reset_range(uint32_t offset, uint32_t size) {

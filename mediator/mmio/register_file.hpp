@@ -40,7 +40,8 @@ public:
     // Every register back to its reset value: table rows to their init,
     // everything else to 0; the PVINFO page is blank (repopulate it) and the
     // guest no longer counts as PV-aware. g2v counts are kept (statistics).
-    // No flip is pending any more (the platform's flip-done bit is kept).
+    // No flip is pending and no plane armed any more (the platform's
+    // flip-done bit is kept).
     void reset();
 
     // The dwords of [offset, offset + size) back to their reset values.

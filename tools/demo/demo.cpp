@@ -4,13 +4,21 @@
 // through the same daemon code xengtd runs, unpauses them so they probe their
 // GPUs concurrently, prints what each guest reported on its debug console and
 // what the daemon counted, then destroys the guests and shows the teardown.
+// Each guest also draws a picture and brings up its display; the demo then
+// switches the physical display between them over the control socket, as
+// xengt-ctl does, and captures every plane as PNG.
+#include <unistd.h>
 #include <boost/program_options.hpp>
 #include <cinttypes>
 #include <cstdio>
+#include <filesystem>
 #include <future>
 #include <iostream>
 
+#include "gpu/png.hpp"
 #include "mediator/base/log.hpp"
+#include "tools/ctl/control_client.hpp"
+#include "tools/guests/display_driver.hpp"
 #include "tools/guests/gtt_driver.hpp"
 #include "tools/guests/probe.hpp"
 #include "tools/xensim/host.hpp"
@@ -25,13 +33,76 @@ const char* reason_name(xen::GuestSession::EndReason r) {
     return r == xen::GuestSession::EndReason::DomainGone ? "domain gone" : "stopped";
 }
 
+// True if the PNG at `path` holds exactly what the guest with `layout` drew.
+bool png_shows(const std::string& path, const guests::DisplayDriverLayout& layout) {
+    const std::optional<gpu::PlaneCapture> png = gpu::read_png(path);
+    if (!png || png->width != layout.width || png->height != layout.height) {
+        return false;
+    }
+    for (uint32_t y = 0; y < layout.height; ++y) {
+        for (uint32_t x = 0; x < layout.width; ++x) {
+            if (png->pixels[size_t{y} * layout.width + x] !=
+                (0xFF000000u | guests::display_pattern(layout.seed, x, y))) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+// Sends one control request and prints the reply as xengt-ctl would.
+bool ctl(control::ControlClient& client, const std::string& request) {
+    std::printf("   # xengt-ctl %s\n", request.c_str());
+    const control::Reply r = client.request(request);
+    if (!r.ok) {
+        std::printf("   xengt-ctl: %s\n", r.error.c_str());
+        return false;
+    }
+    for (const std::string& line : r.lines) {
+        std::printf("   %s\n", line.c_str());
+    }
+    return true;
+}
+
+// The display part: list, switch to each guest in turn (one physical vblank
+// later its pixels are on the physical plane), capture every plane.
+bool show_displays(daemon::Daemon& d, const std::string& socket, const std::string& dir,
+                   const std::vector<uint16_t>& domids,
+                   const std::vector<guests::DisplayDriverLayout>& layouts) {
+    control::ControlClient client(socket);
+    bool ok = ctl(client, "list");
+    for (size_t i = 0; i < domids.size(); ++i) {
+        const std::string dom = std::to_string(domids[i]);
+        ok = ctl(client, "switch " + dom) && ok;
+        ok = d.display_vblank() && ok;
+        const std::string phys = dir + "/physical-after-switch-to-dom" + dom + ".png";
+        ok = ctl(client, "capture physical " + phys) && ok;
+        const bool shows = png_shows(phys, layouts[i]);
+        std::printf("   one vblank after the switch the physical plane shows dom%s's pixels: %s\n",
+                    dom.c_str(), shows ? "yes" : "NO");
+        ok = ok && shows;
+    }
+    for (size_t i = 0; i < domids.size(); ++i) {
+        const std::string dom = std::to_string(domids[i]);
+        const std::string plane = dir + "/dom" + dom + ".png";
+        ok = ctl(client, "capture " + dom + " " + plane) && ok;
+        const bool same = png_shows(plane, layouts[i]);
+        std::printf("   dom%s's plane (%s) is what it drew: %s\n", dom.c_str(),
+                    i + 1 == domids.size() ? "foreground" : "background", same ? "yes" : "NO");
+        ok = ok && same;
+    }
+    return ctl(client, "list") && ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
     po::options_description desc("Usage: xengt-demo [options]\nOptions");
     desc.add_options()("help,h", "show this help")(
         "guests", po::value<unsigned>()->default_value(2), "number of guests (1-7)")(
-        "verbose,v", "show the daemon's debug log");
+        "verbose,v", "show the daemon's debug log")(
+        "capture-dir", po::value<std::string>(),
+        "where to write the PNG captures (default: a new directory under /tmp)");
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -58,22 +129,27 @@ int main(int argc, char** argv) {
     sim::Host host;
     std::vector<guests::ProbeReport> reports(n);
     std::vector<guests::GttDriverReport> gtt_reports(n);
+    std::vector<guests::DisplayDriverLayout> display_layouts(n);
+    std::vector<guests::DisplayDriverReport> display_reports(n);
     std::vector<uint16_t> domids;
     for (unsigned i = 0; i < n; ++i) {
         sim::DomainConfig c;
         c.name = "demo-guest-" + std::to_string(i + 1);
         c.ram_bytes = 128ull << 20;
-        c.programs.push_back([&reports, &gtt_reports, i](sim::GuestCpu& cpu) {
+        display_layouts[i].seed = i + 1;  // each guest's own picture
+        c.programs.push_back([&, i](sim::GuestCpu& cpu) {
             reports[i] = guests::run_probe(cpu);
             guests::GttDriverLayout layout;
             layout.pattern = 0x10000000u * (i + 1);  // each guest's own data
             gtt_reports[i] = guests::run_gtt_driver(cpu, layout);
+            display_reports[i] = guests::run_display_driver(cpu, display_layouts[i]);
         });
         domids.push_back(host.create_domain(std::move(c)));
     }
 
     daemon::DaemonOptions opts;
     opts.handle_signals = false;
+    opts.display_refresh = std::chrono::nanoseconds{0};  // the demo steps the vblanks itself
     daemon::Daemon d(opts);
     for (unsigned i = 0; i < n; ++i) {
         xen::SessionOptions s;
@@ -83,6 +159,14 @@ int main(int argc, char** argv) {
         // host's share; the daemon carves them out and PVINFO reports them.
         d.attach(s, mediator::GmRequest{MiB(16), MiB(448), 4});
     }
+    const std::string capture_dir =
+        vm.count("capture-dir")
+            ? vm["capture-dir"].as<std::string>()
+            : (std::filesystem::temp_directory_path() / ("xengt-demo-" + std::to_string(getpid())))
+                  .string();
+    std::filesystem::create_directories(capture_dir);
+    const std::string socket = capture_dir + "/xengtd.sock";
+    d.listen(socket);
     auto daemon_exit = std::async(std::launch::async, [&] { return d.run(); });
 
     std::printf("== unpausing; guests run concurrently\n");
@@ -103,6 +187,10 @@ int main(int argc, char** argv) {
         std::string why;
         bool ok = guests::probe_passed(reports[i], &why) &&
                   guests::gtt_driver_passed(gtt_reports[i], &why);
+        if (ok && !display_reports[i].framebuffer_written) {
+            ok = false;
+            why = "its framebuffer did not receive what it drew";
+        }
         all_passed = all_passed && ok;
         if (!ok) {
             std::printf("   dom%u FAILED: %s\n", domids[i], why.c_str());
@@ -115,6 +203,16 @@ int main(int argc, char** argv) {
     std::printf("\n== isolation check over the physical GGTT and every shadow PPGTT:\n   %s\n",
                 iso ? iso->summary().c_str() : "no GPU");
     all_passed = all_passed && iso && iso->ok();
+
+    std::printf("\n== display: the control socket (%s), as xengt-ctl uses it\n", socket.c_str());
+    bool displays_ok = false;
+    try {
+        displays_ok = show_displays(d, socket, capture_dir, domids, display_layouts);
+    } catch (const control::ControlError& e) {
+        std::printf("   %s\n", e.what());
+    }
+    std::printf("   PNG captures are in %s\n", capture_dir.c_str());
+    all_passed = all_passed && displays_ok;
 
     std::printf("\n== destroying the guests (as `xl destroy`)\n");
     for (uint16_t id : domids) {

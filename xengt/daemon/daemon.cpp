@@ -8,6 +8,8 @@
 
 #include "mediator/base/log.hpp"
 #include "mediator/gtt/ppgtt_shadow.hpp"
+#include "xengt/daemon/control_server.hpp"
+#include "xenstore/store.hpp"
 
 namespace xengt::daemon {
 
@@ -17,12 +19,29 @@ std::unique_ptr<GpuHost> make_gpu(const DaemonOptions& o) {
     return o.model_gpu ? std::make_unique<GpuHost>() : nullptr;
 }
 
+// The domain's name as the toolstack recorded it, for `xengt-ctl list`.
+std::string domain_name(uint16_t domid) {
+    try {
+        xenstore::XenStore store;
+        if (auto name = store.read("/local/domain/" + std::to_string(domid) + "/name")) {
+            return *name;
+        }
+    } catch (const std::exception& e) {
+        XENGT_LOG(LogLevel::Warn, "dom" + std::to_string(domid), "no name from xenstore: %s",
+                  e.what());
+    }
+    return "dom" + std::to_string(domid);
+}
+
 }  // namespace
 
 Daemon::Daemon(DaemonOptions options)
     : options_(options),
       gpu_(make_gpu(options_)),
-      gm_(gpu_ ? gpu_->resources() : options_.gpu, options_.host_share) {
+      gm_(gpu_ ? gpu_->resources() : options_.gpu, options_.host_share),
+      display_(gpu_ ? &gpu_->display() : nullptr,
+               gpu_ ? gpu_->gm_view() : mediator::display::GmView{}),
+      display_timer_(io_) {
     if (gpu_) {
         gpu_->start_workloads(gm_.host_slices(),
                               mediator::Vgpu::shadow_gm_bytes(mediator::VgpuConfig{}),
@@ -113,6 +132,18 @@ void Daemon::attach(xen::SessionOptions options, const mediator::GmRequest& requ
               primary ? "primary (VGA class)" : "secondary (other-display class)", weight, cap,
               cap == 0 ? " (no cap)" : "");
     xen::GuestSession* s = session.get();
+    // The display owner belongs to the control loop: hand it the vGPU's plane
+    // there. Posted before the session's thread starts, so it is in place
+    // before that thread's reap() can be.
+    mediator::display::DisplaySource source{domid, domain_name(domid),
+                                            session->vgpu().primary_plane()};
+    boost::asio::post(io_, [this, source = std::move(source)]() mutable {
+        try {
+            display_.attach(std::move(source));
+        } catch (const std::invalid_argument& e) {
+            XENGT_LOG(LogLevel::Error, "display", "%s", e.what());  // a bug, not fatal
+        }
+    });
     std::lock_guard lock(mutex_);
     Running& r = sessions_[domid];
     r.partition = std::make_unique<mediator::GmPartition>(std::move(partition));
@@ -235,6 +266,8 @@ void log_final_counters(uint16_t domid, const xen::SessionStatus& s, const media
 }  // namespace
 
 void Daemon::finish(uint16_t domid, Running& r) {
+    // Off the display before its graphics memory can go to another guest.
+    display_.detach(domid);
     if (r.thread.joinable()) {
         r.thread.join();
     }

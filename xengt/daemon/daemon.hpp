@@ -4,24 +4,39 @@
 // event-channel handles are not shared between threads). When a guest dies
 // its thread ends and the control loop reaps it: joins the thread, records a
 // final report and tears the session down. SIGTERM/SIGINT stop everything.
+//
+// The control loop also owns the physical display (mediator::display::
+// DisplayOwner: which vGPU is foreground, reading each vGPU's published
+// plane), runs its vblank timer, and serves the control socket.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "mediator/display/display_owner.hpp"
 #include "mediator/gm_allocator.hpp"
 #include "mediator/gtt/isolation.hpp"
 #include "xengt/daemon/gpu_host.hpp"
 #include "xengt/xen/guest_session.hpp"
 
 namespace xengt::daemon {
+
+class ControlServer;
+
+// 60 Hz, the refresh of the physical display the GPU model drives.
+inline constexpr std::chrono::nanoseconds kDisplayRefresh60Hz{16'666'667};
 
 struct DaemonOptions {
     bool handle_signals = true;  // SIGTERM / SIGINT end run()
@@ -34,6 +49,10 @@ struct DaemonOptions {
     mediator::GmRequest host_share = mediator::kDefaultHostShare;
     // The device scheduler (time slice, cap period, watchdog).
     mediator::exec::SchedulerConfig scheduler{};
+
+    // Period of the physical vblank timer, which runs only while a vGPU is
+    // foreground. Zero: no timer; the Daemon's owner calls display_vblank().
+    std::chrono::nanoseconds display_refresh = kDisplayRefresh60Hz;
 };
 
 // What is known about a guest once its session has ended.
@@ -62,6 +81,21 @@ public:
 
     size_t active_sessions() const;
 
+    // Serve the control socket at `path` (control_protocol.hpp) on the
+    // control loop: list vGPUs, switch the foreground one, capture planes.
+    // Call before run(). Throws std::system_error naming the path.
+    void listen(const std::string& path);
+
+    // One physical vblank, run on the control loop: the GPU model's vblank,
+    // then the display owner brings the physical plane up to date. For
+    // display_refresh zero (tests); not from the control loop itself. False
+    // if the loop has not run it within `limit`.
+    bool display_vblank(std::chrono::milliseconds limit = std::chrono::seconds(10));
+    // Waits until at least `count` physical vblanks have happened since
+    // construction (timer or display_vblank()); false after `limit`.
+    bool wait_display_vblanks(uint64_t count,
+                              std::chrono::milliseconds limit = std::chrono::seconds(10));
+
     // The isolation checker over the physical GGTT and every vGPU's shadow
     // PPGTTs (nullopt without a GPU). Reads the sessions' state unlocked:
     // call it only while the guests are idle (tests, diagnostics).
@@ -84,6 +118,15 @@ private:
     };
     void reap(uint16_t domid);
     void stop_all();
+    // Control requests (daemon_control.cpp), on the control loop.
+    std::string control_request(std::string_view line);
+    std::string control_list();
+    std::string control_switch(std::string_view arg);
+    std::string control_capture(std::string_view target, std::string_view path);
+    // The physical display's vblank, and its timer.
+    void display_tick();
+    void arm_display_timer();
+    void on_display_timer(const boost::system::error_code& ec);
     // Join a session's thread, record its report and tear it down.
     void finish(uint16_t domid, Running& r);
 
@@ -95,6 +138,14 @@ private:
     mutable std::mutex mutex_;  // guards sessions_ and reports_
     std::map<uint16_t, Running> sessions_;
     std::vector<SessionReport> reports_;
+    // Owned by the control loop (see display_owner.hpp); drives gpu_'s pipe.
+    mediator::display::DisplayOwner display_;
+    boost::asio::steady_timer display_timer_;
+    bool display_timer_armed_ = false;
+    std::mutex vblank_mutex_;  // guards display_vblanks_ for wait_display_vblanks()
+    std::condition_variable vblank_cv_;
+    uint64_t display_vblanks_ = 0;
+    std::unique_ptr<ControlServer> control_;  // closed before io_ goes
 };
 
 }  // namespace xengt::daemon

@@ -23,7 +23,8 @@ HostFrame scratch_page(gpu::MappedFrameTable& frames) {
 
 }  // namespace
 
-GpuHost::GpuHost() : gpu_(make_model(frames_)), ggtt_(*gpu_), scratch_(scratch_page(frames_)) {}
+GpuHost::GpuHost()
+    : gpu_(make_model(frames_)), ggtt_(*gpu_), scratch_(scratch_page(frames_)), display_(*gpu_) {}
 
 GpuHost::~GpuHost() {
     scheduler_.reset();

@@ -17,6 +17,7 @@
 #include "gpu/execlist_engines.hpp"
 #include "gpu/mapped_frame_table.hpp"
 #include "gpu/model/soft_gpu.hpp"
+#include "gpu/port_display.hpp"
 #include "gpu/port_ggtt.hpp"
 #include "mediator/exec/scheduler.hpp"
 #include "mediator/gm_allocator.hpp"
@@ -36,6 +37,10 @@ public:
     gpu::MappedFrameTable& frames() { return frames_; }
     mediator::PhysicalGgtt& ggtt() { return ggtt_; }
     HostFrame scratch() const { return scratch_; }
+    // Pipe A / plane 1, for the display owner.
+    mediator::display::PhysicalDisplay& display() { return display_; }
+    // What captures of vGPU planes read through: the GGTT, the frames, scratch.
+    mediator::display::GmView gm_view() const { return {&ggtt_, &frames_, scratch_}; }
 
     // What the device has to share between vGPUs, from its identity.
     mediator::GmResources resources() const;
@@ -62,6 +67,7 @@ private:
     std::unique_ptr<gpu::model::SoftGpu> gpu_;
     gpu::PortGgtt ggtt_;
     HostFrame scratch_;
+    gpu::PortDisplay display_;
     // Declared last: stopped first (the scheduler thread uses the engines,
     // the engines the GPU).
     std::unique_ptr<gpu::ExeclistEngines> engines_;

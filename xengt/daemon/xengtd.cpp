@@ -1,11 +1,12 @@
 // xengtd: the dom0 GPU mediator daemon.
 //
-// Until the full service (xenstore-driven attach, xengt-ctl) exists, it is
-// pointed at existing, normally paused, domains:
+// Until the full service (xenstore-driven attach) exists, it is pointed at
+// existing, normally paused, domains:
 //   xl create -p guest.cfg && xengtd --domid N & xl unpause N
 // It attaches a vGPU at the given PCI address to each, serves each until it
 // dies (tearing that guest's vGPU down and going on with the others), and
-// exits 0 once all are gone or on SIGTERM/SIGINT.
+// exits 0 once all are gone or on SIGTERM/SIGINT. xengt-ctl talks to it over
+// its control socket (list, switch the foreground vGPU, capture planes).
 #include <unistd.h>
 #include <boost/program_options.hpp>
 
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "mediator/base/log.hpp"
+#include "xengt/daemon/control_protocol.hpp"
 #include "xengt/daemon/daemon.hpp"
 
 namespace po = boost::program_options;
@@ -50,6 +52,9 @@ int main(int argc, char** argv) {
          "PCI address of the vGPU in the guest ([SSSS:]BB:DD.F, hex)")
         ("log-level", po::value<std::string>()->default_value("info"),
          "error, warn, info or debug")
+        ("control-socket",
+         po::value<std::string>()->default_value(std::string(xengt::control::kDefaultSocket)),
+         "Unix socket xengt-ctl talks to (created mode 0600: root only); '' for none")
         ("vgt_low_gm_sz", po::value<unsigned>()->default_value(64),
          "MiB of CPU-mappable (aperture) graphics memory per guest, as in xl.cfg")
         ("vgt_high_gm_sz", po::value<unsigned>()->default_value(448),
@@ -188,6 +193,17 @@ int main(int argc, char** argv) {
                 XENGT_LOG(xengt::LogLevel::Error, "xengtd", "cannot attach a vGPU to dom%u: %s%s",
                           domid, e.what(),
                           no_xen ? " (no /dev/xen/privcmd: run xengtd in dom0 of a Xen host)" : "");
+                return 1;
+            }
+        }
+        // After the guests are attached: an attach failure is the error to
+        // report first, and the socket is only useful once there are vGPUs.
+        const std::string socket = vm["control-socket"].as<std::string>();
+        if (!socket.empty()) {
+            try {
+                daemon.listen(socket);
+            } catch (const std::system_error& e) {
+                XENGT_LOG(xengt::LogLevel::Error, "xengtd", "%s", e.what());
                 return 1;
             }
         }
