@@ -104,6 +104,19 @@ constexpr MmioRow elsp(uint32_t engine_base, const char* name) {
     return custom(engine_base + exec::kRingElsp, 4, name, elsp_read, elsp_write);
 }
 
+// GEN8 TLB control (intel-gpu.md §2.3): the driver writes 1 to invalidate an
+// engine's TLBs and waits for the bit to clear (i915 gives up after 4 ms and
+// says "TLB invalidation did not complete"). The GPU walks shadows that are
+// brought up to date before every submission, so the invalidation is done
+// as soon as it is asked for: the register reads 0 again at once.
+TrapResult tlb_control_write(MmioContext& ctx, uint32_t offset, uint32_t, uint32_t) {
+    ctx.vreg(offset) = 0;
+    return TrapResult::Handled;
+}
+constexpr MmioRow tlb_control(uint32_t offset, const char* name) {
+    return custom(offset, 4, name, nullptr, tlb_control_write);
+}
+
 constexpr MmioRow kRows[] = {
     // PVINFO page: vGPU detection, GM slices, g2v notifications (§9).
     custom(kPvinfoBase, kPvinfoSize, "PVINFO", pvinfo_read, pvinfo_write),
@@ -125,6 +138,13 @@ constexpr MmioRow kRows[] = {
     masked(kBcs + kCsbPtr, "BCS_CONTEXT_STATUS_PTR", 0),
     masked(kVcs + kCsbPtr, "VCS_CONTEXT_STATUS_PTR", 0),
     masked(kVecs + kCsbPtr, "VECS_CONTEXT_STATUS_PTR", 0),
+
+    // TLB invalidation, self-clearing (§2.3).
+    tlb_control(0x4260, "GEN8_RTCR"),
+    tlb_control(0x4264, "GEN8_M1TCR"),
+    tlb_control(0x4268, "GEN8_M2TCR"),
+    tlb_control(0x426C, "GEN8_BTCR"),
+    tlb_control(0x4270, "GEN8_VTCR"),
 
     // Execlist submit ports (§4.4).
     elsp(kRcs, "RCS_ELSP"),

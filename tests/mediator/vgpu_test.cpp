@@ -181,3 +181,17 @@ TEST_CASE("an invalid aperture size is presented as the next power of two", "[vg
     CHECK(v.config().aperture_bytes == MiB(256));
     CHECK(logs.contains("aperture size"));
 }
+
+TEST_CASE("TLB invalidation completes at once; ELSP reads 0", "[vgpu][exec]") {
+    DecodedVgpu d;
+    for (const uint32_t tcr : {0x4260u, 0x4264u, 0x4268u, 0x426Cu, 0x4270u}) {
+        INFO("0x" << std::hex << tcr);
+        CHECK(d.reg_write(tcr, 1) == TrapResult::Handled);
+        // i915 polls for the bit to clear; it must be clear on the first read.
+        CHECK(d.reg_read(tcr).value == 0);
+    }
+    // Without a GPU the vGPU takes ELSP writes and runs nothing.
+    CHECK(d.reg_write(0x22230, 0x12345678) == TrapResult::Handled);
+    CHECK(d.reg_read(0x22230).value == 0);
+    CHECK(d.vgpu.execlist_counters() == nullptr);
+}
