@@ -20,12 +20,32 @@ void set_state_dword(std::byte* image, uint32_t dw, uint32_t v) {
     std::memcpy(image + kLrcStatePage * kPageSize + dw * 4, &v, 4);
 }
 
+constexpr uint64_t kEntryAddressMask = 0x00003ffffffff000ull;  // §3.2 bits 45:12
+
+size_t page_up(size_t at) {
+    return (at + kPageSize - 1) & ~static_cast<size_t>(kPageMask);
+}
+
+// A page of a PPGTT batch as copied into the window.
+struct PpgttPage {
+    uint64_t va = 0;      // page-aligned virtual address
+    uint32_t window = 0;  // byte offset of the copy in the window (page aligned)
+};
+// PPGTT batch pages one workload may use (256 KiB): the overlay costs a
+// table copy per level for each, so it is bounded.
+constexpr size_t kMaxPpgttPages = 64;
+
 // Shadow copies of the batches a scan starts, laid out one after another in
-// the workload's window behind the ring and context. A privileged (GGTT)
-// batch runs from its copy: the MI_BATCH_BUFFER_START that starts it is
-// pointed at the copy. A PPGTT batch is scanned on a copy but runs in place,
-// confined by the shadow PPGTT and the hardware's non-privileged batch rules,
-// as GVT-g does; it may therefore not start a privileged batch.
+// the workload's window behind the ring and context. Nothing the GPU runs
+// is read from guest memory after the scan:
+//   - a privileged (GGTT) batch runs from its copy: the MI_BATCH_BUFFER_START
+//     that starts it is pointed at the copy;
+//   - a PPGTT batch is copied page for page (same offsets in the page) and
+//     the workload's PPGTT gets an overlay mapping those virtual pages to the
+//     copies (build_overlay), so the batch runs from its copy at its own
+//     addresses and its commands keep their address space.
+// A page already copied for this workload is copied from that copy, so two
+// batches sharing a page see the same bytes.
 class ShadowBatches final : public cmd::BatchSource {
 public:
     ShadowBatches(WorkloadEnv& env, Workload& w, std::byte* window, size_t used, size_t size,
@@ -47,8 +67,8 @@ public:
             return fail("PPGTT batch in a context without a PPGTT");
         }
         Level& l = levels_[call.level];
-        l = Level{call.address, call.ppgtt, parent_at,      call.parent_offset,
-                  bump_,        0,          call.max_dwords};
+        l = Level{call.address, call.ppgtt, parent_at, call.parent_offset, 0, 0, call.max_dwords};
+        l.at = l.ppgtt ? page_up(bump_) + (l.address & kPageMask) : bump_;
         if (!grow(l)) {
             return std::nullopt;
         }
@@ -66,16 +86,26 @@ public:
         if (have != l.dwords) {
             return std::nullopt;
         }
-        if (l.at + l.dwords * 4 != bump_) {
+        if (end_of(l) != bump_) {
             // A batch it started was copied behind it: move it to the end, so
             // it stays one contiguous buffer, and re-point its start.
-            if (bump_ + l.dwords * 4 > size_) {
+            const size_t from = l.ppgtt ? l.at & ~static_cast<size_t>(kPageMask) : l.at;
+            const size_t to = l.ppgtt ? page_up(bump_) : bump_;
+            const size_t bytes = end_of(l) - from;
+            if (to + bytes > size_) {
                 return fail("shadow window full");
             }
-            std::memmove(window_ + bump_, window_ + l.at, l.dwords * 4);
-            l.at = bump_;
-            bump_ += l.dwords * 4;
-            if (!l.ppgtt) {
+            std::memmove(window_ + to, window_ + from, bytes);
+            l.at = to + (l.at - from);
+            bump_ = to + bytes;
+            if (l.ppgtt) {
+                // The moved pages are the ones to map from now on.
+                for (size_t p = 0; p < bytes; p += kPageSize) {
+                    if (!record((l.address & ~kPageMask) + p, to + p)) {
+                        return std::nullopt;
+                    }
+                }
+            } else {
                 relocate(l);
             }
         }
@@ -86,6 +116,8 @@ public:
     }
 
     const char* reason() const { return reason_; }
+    size_t used() const { return bump_; }
+    std::span<const PpgttPage> ppgtt_pages() const { return {pages_.data(), n_pages_}; }
 
 private:
     struct Level {
@@ -107,7 +139,23 @@ private:
         return {reinterpret_cast<const uint32_t*>(window_ + l.at), l.dwords};
     }
 
-    // Copies the next piece of the batch (to the end of its current page).
+    // Where the level's copy ends in the window (whole pages for PPGTT).
+    size_t end_of(const Level& l) const {
+        const size_t end = l.at + l.dwords * 4;
+        return l.ppgtt ? page_up(end) : end;
+    }
+
+    bool record(uint64_t va, size_t window) {
+        if (n_pages_ == kMaxPpgttPages) {
+            fail("PPGTT batches too large to shadow");
+            return false;
+        }
+        pages_[n_pages_++] = {va, static_cast<uint32_t>(window)};
+        return true;
+    }
+
+    // Copies the next piece of the batch: to the end of its current page for
+    // a GGTT batch, the whole next page for a PPGTT one.
     bool grow(Level& l) {
         const uint64_t from = l.address + l.dwords * 4;
         const size_t page_left = (kPageSize - (from & kPageMask)) / 4;
@@ -115,21 +163,48 @@ private:
         if (n == 0) {
             return false;
         }
-        if (bump_ + n * 4 > size_) {
+        if (!l.ppgtt) {
+            if (bump_ + n * 4 > size_) {
+                fail("shadow window full");
+                return false;
+            }
+            if (!env_.memory.read_gm(from, {window_ + bump_, n * 4})) {
+                fail("batch page not mapped in the GGTT");
+                return false;
+            }
+            bump_ += n * 4;
+            l.dwords += n;
+            return true;
+        }
+        const uint64_t va = from & ~kPageMask;
+        const size_t to = (l.at + l.dwords * 4) & ~static_cast<size_t>(kPageMask);
+        if (to + kPageSize > size_) {
             fail("shadow window full");
             return false;
         }
-        const std::span<std::byte> out{window_ + bump_, n * 4};
-        const bool ok =
-            l.ppgtt ? env_.memory.read_ppgtt(*root_, from, out) : env_.memory.read_gm(from, out);
-        if (!ok) {
-            fail(l.ppgtt ? "batch page not mapped in the PPGTT"
-                         : "batch page not mapped in the GGTT");
+        const std::span<std::byte> out{window_ + to, kPageSize};
+        const PpgttPage* seen = find(va);
+        if (seen != nullptr) {
+            std::memmove(out.data(), window_ + seen->window, kPageSize);
+        } else if (!env_.memory.read_ppgtt(*root_, va, out)) {
+            fail("batch page not mapped in the PPGTT");
             return false;
         }
-        bump_ += n * 4;
+        if (!record(va, to)) {
+            return false;
+        }
+        bump_ = to + kPageSize;
         l.dwords += n;
         return true;
+    }
+
+    const PpgttPage* find(uint64_t va) const {
+        for (size_t i = n_pages_; i-- > 0;) {
+            if (pages_[i].va == va) {
+                return &pages_[i];
+            }
+        }
+        return nullptr;
     }
 
     // Points the parent's MI_BATCH_BUFFER_START at the copy.
@@ -147,8 +222,84 @@ private:
     size_t size_;
     const std::optional<PpgttRoot>& root_;
     std::array<Level, 3> levels_{};
+    std::array<PpgttPage, kMaxPpgttPages> pages_{};
+    size_t n_pages_ = 0;
     const char* reason_ = "";
 };
+
+// The workload's own view of its PPGTT: the shadow tables on the way to each
+// batch page are copied into the window, and their leaf entries point at the
+// batch copies; everything else is shared with the live shadow (whose pages
+// and pins the workload holds, PpgttShadow::hold_frames). `pdps` comes in as
+// the live roots and goes out as the ones the context must use. Returns why
+// not, or nullptr.
+const char* build_overlay(WorkloadEnv& env, const Workload& w, std::byte* window, size_t used,
+                          size_t size, const PpgttRoot& root, std::span<const PpgttPage> pages,
+                          std::array<uint64_t, 4>& pdps) {
+    struct Clone {
+        HostFrame source;
+        size_t at;
+    };
+    std::array<Clone, kMaxPpgttPages * 4> clones{};
+    size_t n_clones = 0;
+    size_t bump = page_up(used);
+    auto clone_of = [&](const PpgttShadow::PathLevel& t) -> std::optional<size_t> {
+        for (size_t i = 0; i < n_clones; ++i) {
+            if (clones[i].source == t.frame) {
+                return clones[i].at;
+            }
+        }
+        if (bump + kPageSize > size || n_clones == clones.size()) {
+            return std::nullopt;
+        }
+        std::memcpy(window + bump, t.table, kPageSize);
+        clones[n_clones++] = {t.frame, bump};
+        bump += kPageSize;
+        return clones[n_clones - 1].at;
+    };
+    auto frame_at = [&](size_t at) { return env.arena->frame(w.window, at); };
+    auto entry = [&](size_t table_at, unsigned index) -> uint64_t& {
+        return *reinterpret_cast<uint64_t*>(window + table_at + index * 8);
+    };
+    const bool four = root.levels == PpgttRoot::Levels::Four;
+    const size_t depth = four ? 4 : 2;
+    // Later copies of a page supersede earlier ones (a batch moved to grow).
+    for (size_t k = pages.size(); k-- > 0;) {
+        const PpgttPage& p = pages[k];
+        bool later = false;
+        for (size_t j = k + 1; j < pages.size(); ++j) {
+            later = later || pages[j].va == p.va;
+        }
+        if (later) {
+            continue;
+        }
+        std::array<PpgttShadow::PathLevel, 4> path{};
+        if (env.ppgtt->shadow_path(root, p.va, path) != depth) {
+            return "batch page not mapped in the shadow PPGTT";
+        }
+        std::optional<size_t> parent = clone_of(path[0]);
+        if (!parent) {
+            return "shadow window full";
+        }
+        pdps[four ? 0 : (p.va >> 30) & 3] = frame_at(*parent).value() << kPageShift;
+        for (size_t l = 1; l <= depth; ++l) {
+            const unsigned level = static_cast<unsigned>(depth - l + 1);  // of the parent
+            const unsigned index = (p.va >> (kPageShift + 9 * (level - 1))) & 0x1FF;
+            uint64_t& e = entry(*parent, index);
+            if (l == depth) {
+                e = (e & ~kEntryAddressMask) | (frame_at(p.window).value() << kPageShift);
+                break;
+            }
+            const std::optional<size_t> child = clone_of(path[l]);
+            if (!child) {
+                return "shadow window full";
+            }
+            e = (e & ~kEntryAddressMask) | (frame_at(*child).value() << kPageShift);
+            parent = child;
+        }
+    }
+    return nullptr;
+}
 
 void reject(WorkloadEnv& env, Workload& w, const char* why) {
     w.status = WorkloadStatus::Rejected;
@@ -290,17 +441,33 @@ void prepare(WorkloadEnv& env, Workload& w, uint64_t descriptor, std::optional<u
         return;
     }
 
-    // The shadow context: ring at the window start, PPGTT roots the shadow's.
+    // The PPGTT the GPU walks: the shadow's, with the batch pages overlaid.
+    std::array<uint64_t, 4> pdps{};
+    for (unsigned n = 0; n < 4; ++n) {
+        const std::optional<HostFrame> t = shadow.tables[n];
+        pdps[n] = t ? t->value() << kPageShift : 0;
+    }
+    if (!batches.ppgtt_pages().empty()) {
+        if (const char* why = build_overlay(env, w, window, batches.used(), window_bytes, *root,
+                                            batches.ppgtt_pages(), pdps)) {
+            return reject(env, w, why);
+        }
+    }
+
+    // The shadow context: ring at the window start, PPGTT roots the overlay's.
     const uint64_t ring_gm = env.arena->gm(w.window);
     set_state_dword(image, kCtxRingHead, 0);
     set_state_dword(image, kCtxRingTail, section);
     set_state_dword(image, kCtxRingStart, static_cast<uint32_t>(ring_gm));
     set_state_dword(image, kCtxRingCtl, (w.ring_pages - 1) << kPageShift | kRingCtlValid);
     for (unsigned n = 0; n < 4; ++n) {
-        const std::optional<HostFrame> t = shadow.tables[n];
-        const uint64_t address = t ? t->value() << kPageShift : 0;
-        set_state_dword(image, ctx_pdp_udw(n), static_cast<uint32_t>(address >> 32));
-        set_state_dword(image, ctx_pdp_ldw(n), static_cast<uint32_t>(address));
+        set_state_dword(image, ctx_pdp_udw(n), static_cast<uint32_t>(pdps[n] >> 32));
+        set_state_dword(image, ctx_pdp_ldw(n), static_cast<uint32_t>(pdps[n]));
+    }
+    // What the shadows name stays put until the GPU is done (write_back).
+    if (env.ppgtt != nullptr) {
+        env.ppgtt->hold_frames();
+        w.holds_frames = true;
     }
     w.shadow_desc = (descriptor & kDescFlagsMask) | (ring_gm + ring_bytes_shadow);
     w.status = WorkloadStatus::Prepared;
@@ -332,6 +499,10 @@ void write_back(WorkloadEnv& env, Workload& w) {
         env.ppgtt->destroy(*w.ppgtt);
     }
     w.ppgtt.reset();
+    if (w.holds_frames && env.ppgtt != nullptr) {
+        env.ppgtt->release_frames();
+    }
+    w.holds_frames = false;
 }
 
 }  // namespace xengt::mediator::exec

@@ -1,7 +1,9 @@
 // One guest context submission on its way through the mediator (gvtg.md
 // §3.6): the guest's context image, ring section and batches are copied into
 // a window of host memory (ShadowArena), scanned there, and the GPU runs the
-// copy. On completion the context image goes back to the guest with the ring
+// copy: GGTT batches through relocated batch starts, PPGTT batches through a
+// per-workload overlay of the shadow PPGTT that maps their pages to the
+// copies. On completion the context image goes back to the guest with the ring
 // head advanced, as the hardware would have saved it (intel-gpu.md §4.7).
 #pragma once
 
@@ -39,6 +41,7 @@ struct Workload {
     uint32_t context_pages = 0;        // shadow context image after the ring
     uint64_t shadow_desc = 0;          // without context ID (the scheduler assigns one)
     std::optional<PpgttRoot> ppgtt{};  // held (PpgttShadow::create) while in flight
+    bool holds_frames = false;         // PpgttShadow::hold_frames() taken
     cmd::ScanResult scan{};
     WorkloadStatus status = WorkloadStatus::Free;
     const char* reason = "";  // why it was rejected or failed

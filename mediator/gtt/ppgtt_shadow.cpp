@@ -82,6 +82,7 @@ struct PpgttShadow::ShadowPage {
     uint64_t refs = 0;
     HostPage host;
     bool queued = false;                    // in pending_pages_
+    bool dying = false;                     // in deferred_frees_
     std::array<uint64_t, 8> pending{};      // entries awaiting sync(), one bit each
     std::array<uint64_t, kEntries> held{};  // see hold()
 
@@ -99,6 +100,66 @@ PpgttShadow::PpgttShadow(GuestLog& log, HypervisorPort& hv, GuestFramePins& pins
 
 PpgttShadow::~PpgttShadow() {
     reset();
+    holds_ = 0;  // the owner has nothing on the GPU any more
+    release_frames();
+}
+
+void PpgttShadow::release_frames() {
+    if (holds_ > 1) {
+        --holds_;
+        return;
+    }
+    holds_ = 0;
+    // Freeing a page releases what it holds, which (no hold left) happens at
+    // once; only these lists can have been filled while held.
+    std::vector<uint64_t> unpins;
+    unpins.swap(deferred_unpins_);
+    for (const uint64_t gfn : unpins) {
+        pins_.unpin(GuestFrame{gfn});
+    }
+    std::vector<uint32_t> frees;
+    frees.swap(deferred_frees_);
+    for (const uint32_t slot : frees) {
+        ShadowPage& page = *pages_[slot];
+        page.dying = false;
+        if (page.refs == 0) {
+            free_page(slot);
+        }
+    }
+    // Keep the capacity: the next hold defers into it without allocating.
+    unpins.clear();
+    frees.clear();
+    if (deferred_unpins_.empty()) {
+        deferred_unpins_.swap(unpins);
+    }
+    if (deferred_frees_.empty()) {
+        deferred_frees_.swap(frees);
+    }
+}
+
+size_t PpgttShadow::shadow_path(const PpgttRoot& requested, uint64_t va,
+                                std::span<PathLevel, 4> out) const {
+    const std::optional<PpgttRoot> root = normalize(requested);
+    const auto it = std::find_if(roots_.begin(), roots_.end(),
+                                 [&](const RootRecord& r) { return root && r.root == *root; });
+    if (it == roots_.end()) {
+        return 0;
+    }
+    const bool four = it->root.levels == PpgttRoot::Levels::Four;
+    uint32_t slot = it->pages[four ? 0 : (va >> 30) & 3];
+    unsigned level = four ? 4 : 2;
+    size_t n = 0;
+    while (slot != kNoPage) {
+        const ShadowPage& page = *pages_[slot];
+        out[n++] = {page.host.frame, page.host.data};
+        if (level == kLeafLevel) {
+            break;
+        }
+        const uint64_t held = page.held[(va >> (kPageShift + 9 * (level - 1))) & (kEntries - 1)];
+        slot = held == 0 ? kNoPage : static_cast<uint32_t>(held >> 1);
+        --level;
+    }
+    return n;
 }
 
 void PpgttShadow::refresh_gauges() {
@@ -207,6 +268,20 @@ void PpgttShadow::unref(uint32_t slot) {
     if (--page.refs > 0) {
         return;
     }
+    if (holds_ > 0) {
+        // The GPU may still walk it: free it once the holds are gone (or
+        // never, if the guest takes it into use again meanwhile).
+        if (!page.dying) {
+            page.dying = true;
+            deferred_frees_.push_back(slot);
+        }
+        return;
+    }
+    free_page(slot);
+}
+
+void PpgttShadow::free_page(uint32_t slot) {
+    ShadowPage& page = *pages_[slot];
     // Nothing points at the page any more; let go of what its entries hold.
     for (unsigned i = 0; i < kEntries; ++i) {
         if (page.held[i] != 0) {
@@ -240,7 +315,11 @@ void PpgttShadow::release_held(unsigned level, uint64_t held) {
         return;
     }
     if (level == kLeafLevel) {
-        pins_.unpin(GuestFrame{held >> 1});
+        if (holds_ > 0) {
+            deferred_unpins_.push_back(held >> 1);
+        } else {
+            pins_.unpin(GuestFrame{held >> 1});
+        }
     } else {
         unref(static_cast<uint32_t>(held >> 1));
     }

@@ -28,6 +28,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -114,6 +115,24 @@ public:
     // Drops every root whatever its reference count (vGPU reset).
     void reset();
 
+    // While the GPU may be using what the shadows name (a workload of this
+    // vGPU is in flight), no shadow page goes back to the pool and no guest
+    // frame is unpinned: such releases wait until the last hold is let go.
+    // The guest can still change its tables; what the GPU may hold on to
+    // stays valid until then. O(1); release_frames() is O(deferred).
+    void hold_frames() { ++holds_; }
+    void release_frames();
+
+    // The shadow tables on the way to virtual address `va` under the live
+    // root `root`, top level first (for per-workload overlays, which copy
+    // them). Stops below a level whose entry is not present. Returns the
+    // number filled; 0 if the root is not shadowed.
+    struct PathLevel {
+        HostFrame frame;
+        const std::byte* table = nullptr;  // 512 entries
+    };
+    size_t shadow_path(const PpgttRoot& root, uint64_t va, std::span<PathLevel, 4> out) const;
+
     const PpgttCounters& counters() const { return counters_; }
     HostFrame scratch() const { return scratch_; }
     // Every live root with its shadow, for the isolation checker.
@@ -133,6 +152,7 @@ private:
 
     std::optional<uint32_t> acquire(GuestFrame gfn, unsigned level);
     void unref(uint32_t slot);
+    void free_page(uint32_t slot);
     void set_entry(ShadowPage& page, unsigned index, uint64_t guest_entry);
     void release_held(unsigned level, uint64_t held);
     void mark_pending(ShadowPage& page, unsigned index);
@@ -161,6 +181,10 @@ private:
     size_t live_pages_ = 0;
     // Slots of pages with pending entries (each at most once).
     std::vector<uint32_t> pending_pages_;
+    // Releases waiting for the holds to go (hold_frames()).
+    uint32_t holds_ = 0;
+    std::vector<uint64_t> deferred_unpins_;  // guest frames
+    std::vector<uint32_t> deferred_frees_;   // slots that reached 0 references
     std::vector<RootRecord> roots_;
     // One guest-page read buffer per level: a walk only ever descends, so
     // each level's buffer is in use at most once at a time.
