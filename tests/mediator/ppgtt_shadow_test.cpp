@@ -623,3 +623,39 @@ TEST_CASE("random trees and writes, hostile or not, keep shadow equal to guest",
     CHECK(c.unprotectable_tables > 0);
     CHECK((strict || c.limit_refusals > 0));
 }
+
+TEST_CASE("held frames and pages are released only when the last hold goes", "[ppgtt]") {
+    Rig rig;
+    const PpgttRoot root = four(rig.new_table());
+    rig.map(root, 0x1000, 60);
+    rig.map(root, 0x40000000, 61);  // its own PD and PT
+    const auto sroot = rig.shadow->create(root);
+    REQUIRE(sroot);
+    const size_t pages = rig.shadow->counters().shadow_pages;
+    rig.shadow->hold_frames();
+    rig.shadow->hold_frames();
+    // The guest remaps one page and tears down a whole subtree meanwhile.
+    rig.map(root, 0x1000, 62);
+    const uint64_t pdp = rig.entry(root.pdp[0], 0) & kAddr;
+    rig.set(pdp, 1, 0);
+    // The GPU sees the new tables at once ...
+    CHECK(rig.gpu_frame(*sroot, 0x1000) == host_pfn(62));
+    CHECK_FALSE(rig.gpu_frame(*sroot, 0x40000000));
+    // ... but nothing it may still hold is gone.
+    CHECK(rig.pins.pins_of(GuestFrame{60}) == 1);
+    CHECK(rig.pins.pins_of(GuestFrame{61}) == 1);
+    CHECK(rig.shadow->counters().shadow_pages == pages);
+    // A walk of the live tree reaches the remapped page.
+    std::array<PpgttShadow::PathLevel, 4> path{};
+    CHECK(rig.shadow->shadow_path(root, 0x1000, path) == 4);
+    CHECK(rig.shadow->shadow_path(root, 0x40000000, path) == 2);  // PML4, PDP; PD gone
+    rig.shadow->release_frames();
+    CHECK(rig.pins.pins_of(GuestFrame{60}) == 1);  // one hold left
+    rig.shadow->release_frames();
+    CHECK(rig.pins.pins_of(GuestFrame{60}) == 0);
+    CHECK(rig.pins.pins_of(GuestFrame{61}) == 0);
+    CHECK(rig.shadow->counters().shadow_pages == pages - 2);
+    check_all(rig);
+    CHECK(rig.shadow->destroy(root));
+    rig.expect_all_released();
+}
