@@ -7,7 +7,8 @@
  *     write-protected, so the write reaches xengtd, which must apply it —
  *     and read the page a thousand times (reads must not reach xengtd);
  *   - MSI: program the MSI capability, unmask pipe A's vblank and enable the
- *     pipe; count the interrupts our handler sees.
+ *     pipe; count the interrupts our handler sees. The handler also serves
+ *     the engines' GT interrupts for exec.c.
  * Register facts: intel-gpu.md §1.5 (MSI at 0xAC), §2 (GGTT at BAR0 + 8 MiB,
  * GFX_FLSH_CNTL), §6 (interrupt banks), §7 (PIPECONF), §9 (PVINFO).
  */
@@ -22,6 +23,10 @@
 #define PV_PDP0_HI (PVINFO + 0x83c)
 #define G2V_L4_CREATE 4u
 #define MASTER_IRQ 0x44200u
+#define MASTER_GT0_LOW (1u << 0)  /* RCS half of GT IIR 0 pending */
+#define MASTER_GT0_HIGH (1u << 1) /* BCS half */
+#define MASTER_PIPE_A (1u << 16)
+#define GT0_IIR 0x44308u
 #define PIPE_A_IMR 0x44404u
 #define PIPE_A_IIR 0x44408u
 #define PIPE_A_IER 0x4440cu
@@ -109,12 +114,24 @@ static void check_write_protect(uint32_t bar0) {
     end();
 }
 
-/* Interrupt side: the assembly stub calls this between pushal and iret. */
+/* Interrupt side: the assembly stub calls this between pushal and iret.
+ * As i915's handler does: the level-1 bits say which banks to look at; each
+ * bank's IIR is acknowledged by writing back what was read (§6.2). */
 static volatile uint32_t msi_count;
+volatile uint32_t gt0_iir_seen;
+volatile uint32_t gt_msi_count;
 static uint32_t msi_bar0;
 void msi_handler(void) {
-    /* Ack the vblank at the device, then the local APIC. */
-    mmio_write32(msi_bar0 + PIPE_A_IIR, mmio_read32(msi_bar0 + PIPE_A_IIR));
+    uint32_t level1 = mmio_read32(msi_bar0 + MASTER_IRQ);
+    if (level1 & (MASTER_GT0_LOW | MASTER_GT0_HIGH)) {
+        uint32_t iir = mmio_read32(msi_bar0 + GT0_IIR);
+        mmio_write32(msi_bar0 + GT0_IIR, iir);
+        gt0_iir_seen |= iir;
+        ++gt_msi_count;
+    }
+    if (level1 & MASTER_PIPE_A) {
+        mmio_write32(msi_bar0 + PIPE_A_IIR, mmio_read32(msi_bar0 + PIPE_A_IIR));
+    }
     ++msi_count;
     mmio_write32(LAPIC_EOI, 0);
 }

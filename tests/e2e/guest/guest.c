@@ -172,6 +172,7 @@ void guest_main(void) {
 
     cfg_write32(GPU_BDF, 0x10, old); /* leave it where firmware put it */
     gtt_checks(old);
+    exec_checks(old);
     line("DONE");
     end();
 }

@@ -81,4 +81,12 @@ void set_interrupt_gate(int vector, void (*fn)(void));
 /* The GPU checks beyond the first probe: GGTT, write protection, MSI. */
 void gtt_checks(uint32_t bar0);
 
+/* What gtt.c's MSI handler saw of the GT interrupts: GT IIR 0 bits it
+ * acknowledged (accumulated), and the MSIs that carried any. */
+extern volatile uint32_t gt0_iir_seen;
+extern volatile uint32_t gt_msi_count;
+
+/* The workload path: a batch per engine through ELSP (needs gtt_checks' MSI set-up). */
+void exec_checks(uint32_t bar0);
+
 #endif
