@@ -232,6 +232,7 @@ void GuestSession::check_domain_alive() {
     if (l != DomainLiveness::Running) {
         XENGT_LOG(LogLevel::Info, subject_, "domain is %s: detaching vGPU", to_string(l));
         end_reason_ = EndReason::DomainGone;
+        tracker_.domain_dying();
         io_.stop();
     }
 }

@@ -83,7 +83,7 @@ bool PageTracker::set_type(uint64_t first, uint32_t nr, bool protect) {
     const int err = errno;
     // The guest chooses what the mediator protects: keep its failures from
     // flooding the log.
-    if (!domain_gone(err) && log_limit_.allow(RateLimiter::Clock::now())) {
+    if (!domain_gone(err) && !dying_ && log_limit_.allow(RateLimiter::Clock::now())) {
         const uint64_t suppressed = log_limit_.take_suppressed();
         const std::string more = nr > 1 ? " and " + std::to_string(nr - 1) + " more" : "";
         XENGT_LOG(LogLevel::Warn, subject_,

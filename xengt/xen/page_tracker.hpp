@@ -47,6 +47,9 @@ public:
     bool protect(GuestFrame gfn);
     // Releasing a page that is not protected does nothing.
     void unprotect(GuestFrame gfn);
+    // The domain is dying: Xen refuses type changes on its memory (EINVAL),
+    // which is expected now and no longer worth a warning.
+    void domain_dying() { dying_ = true; }
 
     // WriteProtectedPages
     bool claimed() const override { return claimed_; }
@@ -60,6 +63,7 @@ private:
     std::string subject_;
     bool claimed_ = false;
     int claim_errno_ = 0;
+    bool dying_ = false;
     std::unordered_set<uint64_t> pages_;
     RateLimiter log_limit_{20, std::chrono::seconds(1)};
 };
