@@ -477,22 +477,25 @@ void write_back(WorkloadEnv& env, Workload& w) {
     // Only a context the GPU ran has a saved image to give back.
     if (w.status == WorkloadStatus::Completed || w.status == WorkloadStatus::Faulted ||
         w.status == WorkloadStatus::Hung) {
-        std::byte* image = env.arena->cpu(w.window) + size_t{w.ring_pages} * kPageSize;
+        const std::byte* image = env.arena->cpu(w.window) + size_t{w.ring_pages} * kPageSize;
         // What the GPU saved, except the ring and PPGTT pointers: those are
-        // the guest's own, with the head advanced to where the section ended.
-        std::array<uint32_t, kCtxHeaderDwords> header{};
-        if (env.memory.read_gm(w.guest_lrca + kLrcStatePage * kPageSize,
-                               std::as_writable_bytes(std::span{header}))) {
-            for (uint32_t dw = 0; dw < kCtxHeaderDwords; ++dw) {
-                set_state_dword(image, dw, header[dw]);
-            }
-            const bool ran = w.status == WorkloadStatus::Completed;
-            set_state_dword(image, kCtxRingHead, ran ? w.ring_tail : w.ring_head);
-            if (!env.memory.write_gm(w.guest_lrca, {image, size_t{w.context_pages} * kPageSize})) {
-                XENGT_GUEST_LOG(env.log, LogLevel::Warn,
-                                "%s context 0x%08x: image no longer mapped, not written back",
-                                desc(w.engine).name, w.guest_lrca);
-            }
+        // the guest's own and are left untouched in its image, but for the
+        // head, advanced to where the section ended (written last). The
+        // guest may be writing the tail there this moment for its next
+        // submission; writing its header back from a copy would undo that.
+        const size_t state = size_t{kLrcStatePage} * kPageSize;
+        const size_t after_header = state + size_t{kCtxHeaderDwords} * 4;
+        const size_t bytes = size_t{w.context_pages} * kPageSize;
+        const uint32_t head = w.status == WorkloadStatus::Completed ? w.ring_tail : w.ring_head;
+        const bool ok = env.memory.write_gm(w.guest_lrca, {image, state}) &&
+                        env.memory.write_gm(w.guest_lrca + after_header,
+                                            {image + after_header, bytes - after_header}) &&
+                        env.memory.write_gm(w.guest_lrca + state + kCtxRingHead * 4,
+                                            std::as_bytes(std::span{&head, 1}));
+        if (!ok) {
+            XENGT_GUEST_LOG(env.log, LogLevel::Warn,
+                            "%s context 0x%08x: image no longer mapped, not written back",
+                            desc(w.engine).name, w.guest_lrca);
         }
     }
     if (w.ppgtt && env.ppgtt != nullptr) {

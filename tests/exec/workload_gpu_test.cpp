@@ -119,6 +119,43 @@ TEST_CASE("a second submission of a running context is a lite restore", "[exec][
     CHECK((csb[1] & 0xFFFFFFFF) == (exec::kCsbComplete | exec::kCsbActiveToIdle));
 }
 
+TEST_CASE("a tail the guest stores while its image is written back is kept", "[exec][gpu]") {
+    World world;
+    Guest g(world, 0);
+    g.enable_engine(Engine::Render);
+    GuestContext ctx = g.make_context(Engine::Render, 5);
+    const uint64_t data = g.gm_alloc(1);
+    g.emit(ctx, {n::kMiStoreDataImmGgtt, static_cast<uint32_t>(data), 0, 1});
+    g.submit(ctx);
+    // The next section is in the ring; the guest's store of its tail into
+    // the image lands while the host writes the first workload's image back
+    // (between reading and writing it, were it read first).
+    g.emit(ctx, {n::kMiStoreDataImmGgtt, static_cast<uint32_t>(data + 4), 0, 2});
+    const uint64_t image = static_cast<uint64_t>(g.cpu(ctx.lrca) - g.hv().ram.data());
+    const uint64_t tail_at = image + kPageSize + exec::kCtxRingTail * 4;
+    bool stored = false;
+    g.hv().before_write = [&](uint64_t gpa, size_t) {
+        if (!stored && gpa >= image && gpa < image + 2 * kPageSize) {
+            stored = true;
+            std::memcpy(g.ram(tail_at), &ctx.tail, 4);
+        }
+    };
+    REQUIRE(g.wait_retired(1));
+    g.hv().before_write = nullptr;
+    REQUIRE(stored);
+    CHECK(g.peek(ctx.lrca + kPageSize + exec::kCtxRingTail * 4) == ctx.tail);
+    // ELSP without touching the image again: the section runs.
+    const uint64_t d = g.descriptor(ctx);
+    const uint32_t elsp = exec::desc(Engine::Render).base + exec::kRingElsp;
+    for (const uint32_t v : {0u, 0u, static_cast<uint32_t>(d >> 32), static_cast<uint32_t>(d)}) {
+        g.wr(elsp, v);
+    }
+    REQUIRE(g.wait_retired(2));
+    CHECK(g.peek(data) == 1);
+    CHECK(g.peek(data + 4) == 2);
+    CHECK(g.ring_head_in_image(ctx) == ctx.tail);
+}
+
 TEST_CASE("two elements complete with an element switch between them", "[exec][gpu]") {
     World world;
     Guest g(world, 0);

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <set>
 #include <span>
@@ -41,6 +42,9 @@ public:
         if (!in_ram(addr.value(), in.size())) {
             return false;
         }
+        if (before_write) {
+            before_write(addr.value(), in.size());
+        }
         std::memcpy(ram.data() + addr.value(), in.data(), in.size());
         return true;
     }
@@ -52,6 +56,9 @@ public:
     void unprotect_page(GuestFrame gfn) override { protected_pages.erase(gfn.value()); }
 
     std::span<std::byte> ram;
+    // Called before each write of the host into guest RAM (address, bytes):
+    // lets a test interleave what the guest's vCPU stores at that moment.
+    std::function<void(uint64_t, size_t)> before_write;
     std::set<uint64_t> protected_pages;
     uint64_t msis = 0;
 

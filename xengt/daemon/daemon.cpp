@@ -178,6 +178,16 @@ const mediator::Vgpu* Daemon::vgpu(uint16_t domid) const {
     return it == sessions_.end() ? nullptr : &it->second.session->vgpu();
 }
 
+std::optional<mediator::exec::ClientEngineStats> Daemon::scheduler_stats(
+    uint16_t domid, mediator::exec::Engine engine) const {
+    std::lock_guard lock(mutex_);
+    auto it = sessions_.find(domid);
+    if (it == sessions_.end() || !it->second.client) {
+        return std::nullopt;
+    }
+    return it->second.client->stats(engine);
+}
+
 void Daemon::reap(uint16_t domid) {
     Running r;
     {

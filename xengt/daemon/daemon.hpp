@@ -102,6 +102,11 @@ public:
     std::optional<mediator::IsolationReport> check_isolation() const;
     // A guest's vGPU for diagnostics, under the same rule (nullptr if none).
     const mediator::Vgpu* vgpu(uint16_t domid) const;
+    // What the device scheduler counted for a guest on `engine` (engine
+    // time, workloads run, hangs); nullopt without a GPU or such a guest.
+    // Any thread.
+    std::optional<mediator::exec::ClientEngineStats> scheduler_stats(
+        uint16_t domid, mediator::exec::Engine engine) const;
     GpuHost* gpu() { return gpu_.get(); }
     // Reports of sessions that ended, oldest first.
     std::vector<SessionReport> reports() const;
