@@ -6,6 +6,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -52,8 +53,11 @@ public:
         return it == owners_.end() ? FrameOwner{} : it->second;
     }
     const std::byte* peek(HostFrame f) const override {
-        auto it = pages_.find(f.value());
-        return it == pages_.end() ? nullptr : it->second->data();
+        if (auto it = pages_.find(f.value()); it != pages_.end()) {
+            return it->second->data();
+        }
+        auto it = run_pages_.find(f.value());
+        return it == run_pages_.end() ? nullptr : it->second;
     }
 
     std::optional<HostPage> allocate() override {
@@ -70,13 +74,49 @@ public:
         remove(f);
     }
 
-    size_t live_pages() const { return pages_.size(); }
+    // One zeroed buffer; each of its pages is a host page with a frame of its own.
+    std::optional<HostRun> allocate_run(size_t count) override {
+        if (count == 0 || live_pages() + count > page_capacity) {
+            return std::nullopt;
+        }
+        // calloc: pages the test never touches cost no memory.
+        RunBuffer buffer(static_cast<std::byte*>(std::calloc(count, kPageSize)));
+        if (!buffer) {
+            return std::nullopt;
+        }
+        HostRun run{buffer.get(), {}};
+        run.frames.reserve(count);
+        for (size_t i = 0; i < count; ++i) {
+            const HostFrame f = add({FrameOwner::Kind::HostPage, 0, GuestFrame{}});
+            run.frames.push_back(f);
+            run_pages_[f.value()] = buffer.get() + i * kPageSize;
+        }
+        runs_[buffer.get()] = std::move(buffer);
+        return run;
+    }
+    void release_run(const HostRun& run) override {
+        for (const HostFrame f : run.frames) {
+            run_pages_.erase(f.value());
+            remove(f);
+        }
+        runs_.erase(run.data);
+    }
+    // True if `f` is a page of a run (a shadow arena's).
+    bool in_run(HostFrame f) const { return run_pages_.contains(f.value()); }
+
+    size_t live_pages() const { return pages_.size() + run_pages_.size(); }
     size_t page_capacity = 1 << 20;
 
 private:
     uint64_t next_ = 0x1000;  // frame 0 is never handed out
     std::map<uint64_t, FrameOwner> owners_;
     std::unordered_map<uint64_t, std::unique_ptr<std::array<std::byte, kPageSize>>> pages_;
+    std::unordered_map<uint64_t, std::byte*> run_pages_;
+    struct FreeRun {
+        void operator()(std::byte* p) const { std::free(p); }
+    };
+    using RunBuffer = std::unique_ptr<std::byte, FreeRun>;
+    std::map<std::byte*, RunBuffer> runs_;
 };
 
 // One guest's pins: RAM is gfns [0, ram_frames).
