@@ -7,6 +7,7 @@
 #include "mediator/display/display_timing.hpp"
 #include "mediator/exec/engines.hpp"
 #include "mediator/irq/virtual_irq.hpp"
+#include "mediator/mmio/power_management.hpp"
 #include "mediator/pvinfo.hpp"
 #include "mediator/reset/engine_reset.hpp"
 
@@ -19,6 +20,10 @@ constexpr MmioRow plain(uint32_t offset, uint32_t size, const char* name) {
 }
 constexpr MmioRow read_only(uint32_t offset, const char* name, uint32_t init) {
     return {offset, 4, name, RegPolicy::ReadOnly, init, 0, nullptr, nullptr};
+}
+// Plain storage that starts at a value the hardware has out of reset.
+constexpr MmioRow preset(uint32_t offset, const char* name, uint32_t init) {
+    return {offset, 4, name, RegPolicy::Vreg, init, 0, nullptr, nullptr};
 }
 constexpr MmioRow masked(uint32_t offset, const char* name, uint32_t init) {
     return {offset, 4, name, RegPolicy::Masked, init, 0, nullptr, nullptr};
@@ -76,6 +81,19 @@ constexpr uint32_t kModeIdle = 1u << 9;
 // GEN8_FUSE2 as the lab's i915 wanted it: slice 0 with subslices 0-2 present
 // (24 EUs); zeros make i915 WARN in its SSEU setup.
 constexpr uint32_t kFuse2Skl = 0x02800000;
+// SKL_FUSE_STATUS: bit 31 fuse download done, bits 27/26/25 power gates 0/1/2
+// distributed. The driver waits for these before it touches the power wells.
+constexpr uint32_t kSklFuseStatus = 1u << 31 | 1u << 27 | 1u << 26 | 1u << 25;
+// GUC_STATUS bit 0 MIA_IN_RESET: with GuC submission off (the vGPU offers no
+// GuC), the microcontroller stays in reset, which i915 checks after sanitize.
+constexpr uint32_t kGucMiaInReset = 1u << 0;
+// SKL_DFSM: display pipes fused off (A bit 30, B bit 21, C bit 28). The vGPU
+// presents no display hardware: i915 then brings up its display core but
+// no pipes, and never probes ports.
+constexpr uint32_t kDfsmPipesFusedOff = 1u << 30 | 1u << 21 | 1u << 28;
+// PCH_RAWCLK_FREQ bits 9:0: the south display's raw clock in MHz; SKL's PCH
+// runs it at 24 MHz.
+constexpr uint32_t kRawclkMhz = 24;
 
 TrapResult gfx_flush_write(MmioContext& ctx, uint32_t offset, uint32_t value, uint32_t) {
     ctx.vreg(offset) = value;
@@ -252,6 +270,23 @@ constexpr MmioRow kRows[] = {
 
     // GEN8_FUSE2: fused-off slices/subslices are a fact of the part (lab notes #6).
     read_only(0x09120, "GEN8_FUSE2", kFuse2Skl),
+    read_only(0x0C000, "GUC_STATUS", kGucMiaInReset),
+    read_only(0x42000, "SKL_FUSE_STATUS", kSklFuseStatus),
+    read_only(0x51000, "SKL_DFSM", kDfsmPipesFusedOff),
+    preset(0xC6204, "PCH_RAWCLK_FREQ", kRawclkMhz),
+
+    // Display power wells: a request is granted at once (power_management.hpp).
+    custom(pm::kPowerWellCtl1 + 0x0, 4, "HSW_PWR_WELL_CTL1", pm::power_well_read,
+           pm::power_well_write),
+    custom(pm::kPowerWellCtl1 + 0x4, 4, "HSW_PWR_WELL_CTL2", pm::power_well_read,
+           pm::power_well_write),
+    custom(pm::kPowerWellCtl1 + 0x8, 4, "HSW_PWR_WELL_CTL3", pm::power_well_read,
+           pm::power_well_write),
+    custom(pm::kPowerWellCtl1 + 0xC, 4, "HSW_PWR_WELL_CTL4", pm::power_well_read,
+           pm::power_well_write),
+    // PCU mailbox: commands complete at once (power_management.hpp).
+    custom(pm::kPcodeMailbox, 4, "GEN6_PCODE_MAILBOX", nullptr, pm::pcode_mailbox_write),
+    plain(pm::kPcodeData0, 8, "GEN6_PCODE_DATA0/1"),
 
     // Fence registers: 32 x 64-bit at 0x100000 (§8.1); plain until remapped.
     plain(0x100000, 32 * 8, "FENCE_REG_GEN6"),
