@@ -231,7 +231,25 @@ TEST_CASE("a foreground switch shows the new guest's pixels after exactly one vb
     bad = rig.ask("capture " + rig.dom(0) + " relative.png");
     CHECK(bad.error.starts_with("capture needs an absolute path"));
     bad = rig.ask("frobnicate");
-    CHECK(bad.error == "unknown command 'frobnicate' (commands: list, switch, capture)");
+    CHECK(bad.error == "unknown command 'frobnicate' (commands: list, stats, switch, capture)");
+
+    // stats: the guest's trap counts so far, taken on its session's loop.
+    control::Reply stats = rig.ask("stats dom" + rig.dom(0));
+    REQUIRE(stats.ok);
+    auto stat = [&](const std::string& name) -> uint64_t {
+        for (const std::string& l : stats.lines) {
+            if (l.starts_with(name + " ")) {
+                return std::stoull(l.substr(name.size() + 1));
+            }
+        }
+        FAIL("no " << name << " in the stats reply");
+        return 0;
+    };
+    CHECK(stat("mmio_writes") > 0);  // the guest programmed its display
+    CHECK(stat("mmio_reads") > 0);
+    CHECK(stat("rejected") == 0);
+    CHECK(rig.ask("stats 999").error.starts_with("dom999: no vGPU is attached to it"));
+    CHECK(rig.ask("stats").error == "usage: stats <domid>");
     CHECK(rig.ask("switch").error == "usage: switch <domid>|none");
     CHECK(rig.ask("list").ok);  // the connection survives errors
 

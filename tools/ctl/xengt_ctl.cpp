@@ -27,6 +27,8 @@ constexpr const char* kUsage =
     "  list                             every vGPU: domid, name, state, foreground mark (*),\n"
     "                                   display_ready, plane size and format, frame and\n"
     "                                   flip counters; then what the physical display shows\n"
+    "  stats DOMID                      what the guest made its vGPU do so far: trapped\n"
+    "                                   config, MMIO, GGTT and port accesses, MSIs\n"
     "  switch DOMID|none                show DOMID's plane on the physical display from its\n"
     "                                   next vblank (once the guest has set display_ready)\n"
     "  capture DOMID|physical FILE.png  write a vGPU's plane (foreground or not), or the\n"
@@ -74,12 +76,14 @@ int main(int argc, char** argv) {
         words = vm["words"].as<std::vector<std::string>>();
     }
     if (words.empty()) {
-        return usage_error("a command is required: list, switch or capture");
+        return usage_error("a command is required: list, stats, switch or capture");
     }
     const std::string& command = words[0];
     std::string request;
     if (command == "list" && words.size() == 1) {
         request = "list";
+    } else if (command == "stats" && words.size() == 2) {
+        request = "stats " + words[1];
     } else if (command == "switch" && words.size() == 2) {
         request = "switch " + words[1];
     } else if (command == "capture" && words.size() == 3) {
@@ -89,10 +93,11 @@ int main(int argc, char** argv) {
             return usage_error("the capture file name must not contain a newline");
         }
         request = "capture " + words[1] + " " + path;
-    } else if (command == "list" || command == "switch" || command == "capture") {
+    } else if (command == "list" || command == "stats" || command == "switch" ||
+               command == "capture") {
         return usage_error("wrong arguments for '" + command + "'");
     } else {
-        return usage_error("unknown command '" + command + "' (list, switch or capture)");
+        return usage_error("unknown command '" + command + "' (list, stats, switch or capture)");
     }
     try {
         xengt::control::ControlClient client(vm["socket"].as<std::string>(),

@@ -250,9 +250,11 @@ void log_final_counters(uint16_t domid, const xen::SessionStatus& s, const media
     const mediator::PpgttCounters none{};
     const mediator::PpgttCounters& p = ppgtt != nullptr ? ppgtt->counters() : none;
     XENGT_LOG(LogLevel::Info, "dom" + std::to_string(domid),
-              "final counters: MMIO reads %llu writes %llu; GGTT (%s) writes %llu flushes %llu; "
+              "final counters: config reads %llu writes %llu; MMIO reads %llu writes %llu; "
+              "GGTT (%s) writes %llu flushes %llu; "
               "page-table writes trapped %llu (whole %llu, partial %llu) on %llu protected pages; "
               "MSIs %llu; unclaimed accesses %llu; guest frames pinned %zu",
+              static_cast<ull>(s.vgpu.config_reads), static_cast<ull>(s.vgpu.config_writes),
               static_cast<ull>(s.vgpu.mmio_reads), static_cast<ull>(s.vgpu.mmio_writes),
               mediator::to_string(s.ggtt_strategy), static_cast<ull>(s.vgpu.ggtt_writes),
               static_cast<ull>(s.vgpu.ggtt_flushes),

@@ -126,6 +126,7 @@ private:
     // Control requests (daemon_control.cpp), on the control loop.
     std::string control_request(std::string_view line);
     std::string control_list();
+    std::string control_stats(std::string_view arg);
     std::string control_switch(std::string_view arg);
     std::string control_capture(std::string_view target, std::string_view path);
     // The physical display's vblank, and its timer.

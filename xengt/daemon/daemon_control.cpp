@@ -129,7 +129,7 @@ std::string Daemon::control_request(std::string_view line) {
     std::string_view rest = line;
     const std::string_view command = next_word(rest);
     if (command.empty()) {
-        return error("empty request (commands: list, switch, capture)");
+        return error("empty request (commands: list, stats, switch, capture)");
     }
     if (command == "list") {
         if (!trimmed(rest).empty()) {
@@ -144,6 +144,13 @@ std::string Daemon::control_request(std::string_view line) {
         }
         return control_switch(arg);
     }
+    if (command == "stats") {
+        const std::string_view arg = next_word(rest);
+        if (arg.empty() || !trimmed(rest).empty()) {
+            return error("usage: stats <domid>");
+        }
+        return control_stats(arg);
+    }
     if (command == "capture") {
         const std::string_view target = next_word(rest);
         const std::string_view path = trimmed(rest);  // may hold spaces
@@ -153,7 +160,7 @@ std::string Daemon::control_request(std::string_view line) {
         return control_capture(target, path);
     }
     return error("unknown command '" + std::string(command) +
-                 "' (commands: list, switch, capture)");
+                 "' (commands: list, stats, switch, capture)");
 }
 
 std::string Daemon::control_list() {
@@ -191,6 +198,47 @@ std::string Daemon::control_list() {
                           static_cast<unsigned long long>(st.vblanks),
                           static_cast<unsigned long long>(st.switches),
                           static_cast<unsigned long long>(st.reprograms));
+    return ok(body);
+}
+
+// What the guest has made its vGPU do so far: the trap counts by kind and
+// the workload path's counters, one "name value" per line.
+std::string Daemon::control_stats(std::string_view arg) {
+    const std::optional<uint16_t> domid = parse_domid(arg);
+    if (!domid) {
+        return error("stats takes a domid, not '" + std::string(arg) + "'");
+    }
+    xen::GuestSession* session = nullptr;
+    {
+        std::lock_guard lock(mutex_);
+        auto it = sessions_.find(*domid);
+        if (it != sessions_.end()) {
+            session = it->second.session.get();
+        }
+    }
+    // reap() runs on this loop too: the session stays while this request runs.
+    if (session == nullptr) {
+        return error("dom" + std::to_string(*domid) + ": no vGPU is attached to it (" +
+                     attached_list(display_.sources()) + ")");
+    }
+    const std::optional<xen::SessionStatus> s = session->query_status(std::chrono::seconds(1));
+    if (!s) {
+        return error("dom" + std::to_string(*domid) + ": its session did not answer within 1 s");
+    }
+    using ull = unsigned long long;
+    const mediator::VgpuCounters& c = s->vgpu;
+    std::string body = printf_string(
+        "config_reads %llu\nconfig_writes %llu\nmmio_reads %llu\nmmio_writes %llu\n"
+        "ggtt_strategy %s\nggtt_reads %llu\nggtt_writes %llu\nggtt_flushes %llu\n"
+        "pio_reads %llu\npio_writes %llu\naperture_accesses %llu\nuntracked %llu\n"
+        "rejected %llu\nmsis %llu",
+        static_cast<ull>(c.config_reads), static_cast<ull>(c.config_writes),
+        static_cast<ull>(c.mmio_reads), static_cast<ull>(c.mmio_writes),
+        mediator::to_string(s->ggtt_strategy), static_cast<ull>(c.ggtt_reads),
+        static_cast<ull>(c.ggtt_writes), static_cast<ull>(c.ggtt_flushes),
+        static_cast<ull>(c.pio_reads), static_cast<ull>(c.pio_writes),
+        static_cast<ull>(c.aperture_reads + c.aperture_writes), static_cast<ull>(c.untracked),
+        static_cast<ull>(c.rejected), static_cast<ull>(c.msi_raised));
     return ok(body);
 }
 

@@ -1,5 +1,8 @@
 #include "xengt/xen/guest_session.hpp"
 
+#include <future>
+#include <memory>
+
 #include <boost/asio/post.hpp>
 #include <system_error>
 
@@ -254,6 +257,17 @@ SessionStatus GuestSession::status() const {
     s.protected_pages = tracker_.protected_count();
     s.ggtt_backing = ggtt_backing_ != nullptr;
     return s;
+}
+
+std::optional<SessionStatus> GuestSession::query_status(std::chrono::milliseconds timeout) {
+    // Shared: the loop may run the handler after this caller gave up.
+    auto answer = std::make_shared<std::promise<SessionStatus>>();
+    std::future<SessionStatus> future = answer->get_future();
+    boost::asio::post(io_, [this, answer] { answer->set_value(status()); });
+    if (future.wait_for(timeout) != std::future_status::ready) {
+        return std::nullopt;
+    }
+    return future.get();
 }
 
 void GuestSession::set_trap_windows(std::span<const mediator::TrapWindow> windows) {

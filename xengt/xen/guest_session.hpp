@@ -11,6 +11,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -79,6 +80,10 @@ public:
 
     // Only while run() is not executing (or from inside the loop).
     SessionStatus status() const;
+    // From any other thread while run() executes: status() taken on the
+    // session's loop between two requests. Nothing if the loop does not get
+    // to it within `timeout` (it is ending, or stuck).
+    std::optional<SessionStatus> query_status(std::chrono::milliseconds timeout);
     const std::string& subject() const { return subject_; }
     // Where the session publishes its state, mirroring QEMU's
     // /local/domain/0/device-model/<domid>/state convention.
