@@ -1,9 +1,15 @@
 #!/bin/bash
 # End-to-end test on real Xen: boot Debian's Xen 4.17 with a Debian PV dom0
 # under QEMU's software emulation, and run tests/e2e/dom0-init.sh in that dom0
-# with the freshly built xengtd and the freestanding test guest.
+# (or the scenario given by --init) with the freshly built xengtd and the
+# guests' files.
 #
-#   xen-e2e.sh --xengtd PATH --guest PATH --out DIR [--timeout SECONDS] [--smp N]
+#   xen-e2e.sh --xengtd PATH --out DIR [--init SCRIPT] [--file PATH ...]
+#              [--tool PATH ...] [--timeout SECONDS] [--smp N] [--mem MiB]
+#
+# --init is the dom0 /init (default tests/e2e/dom0-init.sh); each --file is
+# copied into the dom0's /guest, each --tool into its /usr/bin (with its
+# shared libraries). --guest PATH is --file PATH plus tests/e2e/guest.cfg.
 #
 # Installs the Debian packages it needs (scripts/setup.sh --xen), assembles a
 # dom0 initramfs in DIR from this host's binaries, boots under `timeout`, and
@@ -12,19 +18,26 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-XENGTD= GUEST= OUT= TIMEOUT=600 SMP=2
+XENGTD= OUT= TIMEOUT=600 SMP=2 MEM=2048
+INIT=$ROOT/tests/e2e/dom0-init.sh
+FILES=() TOOLS=()
 while [ $# -gt 0 ]; do
     case $1 in
         --xengtd) XENGTD=$2; shift 2 ;;
-        --guest) GUEST=$2; shift 2 ;;
+        --guest) FILES+=("$2" "$ROOT/tests/e2e/guest.cfg"); shift 2 ;;
+        --file) FILES+=("$2"); shift 2 ;;
+        --tool) TOOLS+=("$2"); shift 2 ;;
+        --init) INIT=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
         --smp) SMP=$2; shift 2 ;;
+        --mem) MEM=$2; shift 2 ;;
         *) echo "xen-e2e: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-if [ -z "$XENGTD" ] || [ -z "$GUEST" ] || [ -z "$OUT" ]; then
-    echo "usage: xen-e2e.sh --xengtd PATH --guest PATH --out DIR [--timeout S] [--smp N]" >&2
+if [ -z "$XENGTD" ] || [ -z "$OUT" ] || [ ${#FILES[@]} = 0 ]; then
+    echo "usage: xen-e2e.sh --xengtd PATH --out DIR [--init SCRIPT] --file PATH... [--tool PATH...]" >&2
+    echo "                  [--timeout S] [--smp N] [--mem MiB]" >&2
     exit 2
 fi
 case $OUT in *,*) echo "xen-e2e: --out must not contain a comma (QEMU module syntax)" >&2; exit 2 ;; esac
@@ -63,14 +76,14 @@ cp /usr/lib/xen-4.17/boot/hvmloader "$R"/usr/lib/xen-4.17/boot/
 cp /usr/share/seabios/bios-256k.bin "$R"/usr/share/seabios/
 cp /usr/libexec/xen-qemu-system-i386 "$R"/usr/libexec/
 cp -rL /usr/share/qemu/keymaps "$R"/usr/share/qemu/  # qemu-xen needs them even with no display
-for f in pvh.bin linuxboot_dma.bin kvmvapic.bin; do cp -L "/usr/share/qemu/$f" "$R"/usr/share/qemu/; done
+for f in pvh.bin linuxboot.bin linuxboot_dma.bin kvmvapic.bin; do cp -L "/usr/share/qemu/$f" "$R"/usr/share/qemu/; done
 cp "$XENGTD" "$R"/usr/bin/xengtd
+for t in "${TOOLS[@]}"; do cp "$t" "$R"/usr/bin/; done
 for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
     cp "$(modinfo -k "$KVER" -n $m)" "$R"/lib/modules/$m.ko
 done
-cp "$GUEST" "$R"/guest/xengt-test-guest.elf
-cp "$ROOT"/tests/e2e/guest.cfg "$R"/guest/guest.cfg
-cp "$ROOT"/tests/e2e/dom0-init.sh "$R"/init
+for f in "${FILES[@]}"; do cp "$f" "$R"/guest/; done
+cp "$INIT" "$R"/init
 chmod +x "$R"/init
 
 for f in "$R$XENBIN"/* "$R"/usr/bin/* "$R"/usr/libexec/*; do ldd "$f" 2>/dev/null || true; done |
@@ -97,10 +110,10 @@ boot() {  # boot LOG
     rm -f "$1"
     set +e
     timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
-        -accel tcg,thread=multi -machine pc -cpu qemu64,+svm,+npt -m 2048 -smp "$SMP" \
+        -accel tcg,thread=multi -machine pc -cpu qemu64,+svm,+npt -m "$MEM" -smp "$SMP" \
         -display none -monitor none -serial "file:$1" -no-reboot \
         -kernel "$OUT"/xen \
-        -append "console=com1 com1=115200,8n1 console_timestamps=boot loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M dom0_max_vcpus=2" \
+        -append "console=com1 com1=115200,8n1 console_timestamps=boot conring_size=4m loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M dom0_max_vcpus=2" \
         -initrd "$OUT/vmlinuz console=hvc0 earlyprintk=xen rdinit=/init loglevel=4,$OUT/dom0.cpio.gz"
     QEMU_RC=$?
     set -e

@@ -1,0 +1,148 @@
+#!/bin/busybox sh
+# /init of the dom0 for the Linux e2e test: bring up the Xen toolstack, run
+# two Linux guests at once on one xengtd, print one "E2E-CHECK: PASS|FAIL
+# <what>" line per check and "E2E-RESULT: PASS|FAIL", then power off. Every
+# wait is a bounded poll on a condition.
+#
+# Scenario: guests A and B (Debian's kernel, unmodified i915, busybox
+# initramfs with xengt-gem-test) are created paused; one xengtd attaches to
+# both; both are unpaused together; each loads i915, which must detect the
+# vGPU and finish probing not wedged, then runs xengt-gem-test's batches on
+# the render and blitter engines through xengtd's scanner and scheduler, and
+# powers off. xengtd's final counters for each must show the workloads.
+/bin/busybox --install -s /bin
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run/xen /run/xenstored /run/lock /var/log/xen /var/lib/xen /var/lib/xenstored
+
+now() { cut -d' ' -f1 /proc/uptime; }
+say() { echo "E2E: [dom0 +$(now)s] $*"; }
+FAILED=0
+check() {  # check "what" command...
+    what=$1
+    shift
+    if "$@" >/dev/null 2>&1; then
+        echo "E2E-CHECK: PASS $what"
+    else
+        echo "E2E-CHECK: FAIL $what"
+        FAILED=1
+    fi
+}
+wait_for() {  # wait_for SECONDS command... : poll until true, bounded by wall time
+    deadline=$(($(date +%s) + $1))
+    shift
+    while ! "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -ge "$deadline" ] && return 1
+        sleep 1
+    done
+}
+finish() {
+    if [ $FAILED != 0 ]; then
+        for f in /var/log/xen/qemu-dm-*.log; do
+            [ -f "$f" ] && { say "$f:"; sed 's/^/    qemu| /' "$f"; }
+        done
+    fi
+    sleep 1  # the last lines of xengtd's log reach the console
+    if [ $FAILED = 0 ]; then echo "E2E-RESULT: PASS"; else echo "E2E-RESULT: FAIL"; fi
+    sync
+    poweroff -f
+}
+
+say "dom0 up"
+for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
+    insmod /lib/modules/$m.ko || say "insmod $m failed"
+done
+mount -t xenfs xenfs /proc/xen
+xenstored --pid-file=/run/xenstored.pid || { say "xenstored failed"; FAILED=1; finish; }
+xen-init-dom0 >/dev/null || say "xen-init-dom0 failed"
+xenconsoled --pid-file=/run/xenconsoled.pid || say "xenconsoled failed"
+say "toolstack up"
+
+# What a guest's kernel printed (through port 0xE9, as "(dN) ..." lines of
+# Xen's console). Once the guest said DONE its lines no longer change:
+# guest_done keeps the copy, and the checks grep that.
+guest_log() { xl dmesg | grep -a "^(d$1) "; }
+guest_done() { guest_log "$1" >/tmp/guest$1.log; grep -q "XENGT-LINUX: DONE" /tmp/guest$1.log; }
+guest_said() { grep -q -- "$2" /tmp/guest$1.log; }
+both_done() { guest_done "$A" && guest_done "$B"; }
+attached() { xenstore-read /local/domain/0/device-model/$1/xengt/state | grep -q running; }
+both_attached() { attached "$A" && attached "$B"; }
+domain_gone() { ! xl list | grep -q -e "^$1 " -e "(null)"; }
+xengtd_said() { grep -q -- "$1" /tmp/xengtd.log; }
+xengtd_exited() { ! kill -0 "$XENGTD"; }
+
+check_linux_guest() {  # check_linux_guest DOMID
+    d=$1
+    check "dom$d: the guest's kernel sees 8086:1912 at 00:02.0" \
+        guest_said "$d" "XENGT-LINUX: 00:02.0 0x8086:0x1912 class 0x030000"
+    check "dom$d: i915 detected the vGPU" guest_said "$d" "Virtual GPU for Intel GVT-g detected"
+    check "dom$d: i915 finished probing (Initialized i915)" guest_said "$d" "Initialized i915 "
+    check "dom$d: i915 bound 00:02.0" guest_said "$d" "XENGT-LINUX: 00:02.0 driver i915"
+    check "dom$d: /dev/dri/card0 and renderD128 exist" \
+        sh -c "grep 'XENGT-LINUX: dri nodes:' /tmp/guest$d.log | grep 'card0' | grep -q 'renderD128'"
+    check "dom$d: the GPU is not wedged after probing" guest_said "$d" "XENGT-LINUX: wedged: 0"
+    check "dom$d: [rcs] MI_STORE_DATA_IMM batch" guest_said "$d" "XENGT-GEM: PASS \[rcs\] MI_STORE_DATA_IMM"
+    check "dom$d: [bcs] MI_STORE_DATA_IMM batch" guest_said "$d" "XENGT-GEM: PASS \[bcs\] MI_STORE_DATA_IMM"
+    check "dom$d: [bcs] XY_COLOR_BLT, every pixel checked" guest_said "$d" "XENGT-GEM: PASS \[bcs\] XY_COLOR_BLT"
+    check "dom$d: [bcs] XY_SRC_COPY_BLT, every pixel checked" \
+        guest_said "$d" "XENGT-GEM: PASS \[bcs\] XY_SRC_COPY_BLT"
+    check "dom$d: alternating batches on both engines" guest_said "$d" "XENGT-GEM: PASS \[rcs+bcs\]"
+    check "dom$d: xengt-gem-test passed every check" guest_said "$d" "XENGT-GEM: RESULT PASS"
+    check "dom$d: the GPU is not wedged after the test" guest_said "$d" "XENGT-LINUX: wedged after test: 0"
+    check "dom$d: i915 raised no WARN or error on the vGPU" \
+        sh -c "! grep -a -E 'WARNING:|i915 0000:00:02.0: \[drm\] \*ERROR\*' /tmp/guest$d.log"
+}
+final_counters() { grep "dom$1: final counters" /tmp/xengtd.log; }
+check_counters() {  # check_counters DOMID
+    d=$1
+    check "dom$d: xengtd ran the guest's workloads, none rejected, none failed" \
+        sh -c "grep 'dom$d: final counters: ELSP' /tmp/xengtd.log |
+               grep -q -E 'workloads [1-9][0-9]* \(completed [1-9][0-9]*, rejected 0, failed on the GPU 0,'"
+    check "dom$d: GGTT entries reached xengtd through the RAM backing" \
+        sh -c "grep 'dom$d: final counters' /tmp/xengtd.log | grep -q 'GGTT (ram-backed)'"
+    final_counters "$d" | sed 's/.*final counters: //' | while read -r l; do say "dom$d: $l"; done
+}
+
+CFG=/guest/guest.cfg
+say "creating Linux guests A and B paused"
+xl create -q -p $CFG 'name="linux-a"' || { say "xl create A failed"; FAILED=1; finish; }
+xl create -q -p $CFG 'name="linux-b"' || { say "xl create B failed"; FAILED=1; finish; }
+A=$(xl domid linux-a)
+B=$(xl domid linux-b)
+say "A is dom$A, B is dom$B; starting xengtd"
+xengtd --domid "$A" --domid "$B" >/tmp/xengtd.log 2>&1 &
+XENGTD=$!
+# xengtd's log goes to the console as it is written, next to the guests'
+# kernel logs (Xen's "(dN)" lines), so a run can be followed live.
+tail -f /tmp/xengtd.log 2>/dev/null | sed 's/^/    xengtd| /' &
+check "xengtd attached to dom$A and dom$B" wait_for 60 both_attached
+both_attached || { say "xengtd did not attach"; FAILED=1; finish; }
+say "attached; unpausing both"
+T0=$(now)
+xl unpause linux-a
+xl unpause linux-b
+check "both guests ran to the end" wait_for "${GUEST_TIMEOUT:-900}" both_done
+say "guests done ($(awk "BEGIN{print $(now) - $T0}")s after unpause)"
+for d in "$A" "$B"; do
+    say "dom$d's log:"
+    sed "s/^/    dom$d| /" /tmp/guest$d.log
+done
+check_linux_guest "$A"
+check_linux_guest "$B"
+
+check "dom$A and dom$B powered off" wait_for 60 sh -c "! xl list | grep -q -e linux-a -e linux-b"
+xl destroy linux-a 2>/dev/null
+xl destroy linux-b 2>/dev/null
+check "xengtd exited once its last guest was gone" wait_for 60 xengtd_exited
+wait "$XENGTD"
+XENGTD_RC=$?
+check "xengtd exit status 0 (got $XENGTD_RC)" test "$XENGTD_RC" -eq 0
+check_counters "$A"
+check_counters "$B"
+say "scenario finished"
+finish
