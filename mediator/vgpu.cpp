@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "mediator/display/display_ports.hpp"
 #include "mediator/display/display_timing.hpp"
 #include "mediator/display/primary_plane.hpp"
 #include "mediator/gtt/ggtt_shadow.hpp"
@@ -77,6 +78,7 @@ Vgpu::Impl::Impl(VgpuConfig c, HypervisorPort& p, std::optional<GpuLink> g)
       plane_mailbox(std::make_shared<display::PlaneMailbox>()) {
     pvinfo_populate(regs.context(), config);
     regs.display().flip_done = display::flip_done_bit(config.device_id);
+    regs.display().monitor.set_connected(config.display);  // there from power-on: no pulse
     publish_plane();
     if (gpu) {
         ggtt_shadow = std::make_unique<GgttShadow>(log, config.mappable, config.hidden, *gpu->pins,
@@ -404,6 +406,14 @@ void Vgpu::vblank() {
     if (display::pipe_enabled(ctx, 0)) {
         impl_->publish_plane();  // pipe A's frame counter and any completed flip
     }
+}
+
+void Vgpu::set_monitor_connected(bool connected) {
+    display::monitor_hotplug(impl_->regs.context(), connected);
+}
+
+bool Vgpu::monitor_connected() const {
+    return impl_->regs.display().monitor.connected();
 }
 
 void Vgpu::reset(ResetScope scope) {

@@ -70,6 +70,12 @@ struct VgpuConfig {
     // never emulated.
     bool primary = true;
 
+    // A virtual monitor is present: a DisplayPort monitor on DDI D with a
+    // built-in 1024x768 EDID, as GVT-g gives a Skylake vGPU (intel-gpu.md
+    // §7.3; display/display_ports.hpp). False: a headless vGPU, every port
+    // empty (its pipes are still there unless fused off).
+    bool display = true;
+
     // xl.cfg vgt_cap: the most of the GPU's render time this guest may use,
     // in percent; 0 = no cap. Must be 0..100 (Vgpu throws otherwise).
     // Enforced by the device scheduler (exec/scheduler.hpp), per engine.
@@ -167,6 +173,12 @@ public:
     // with its vblank bit plus flip-done if a synchronous flip was pending.
     // Disabled pipes are untouched (a pending flip waits for the pipe).
     void vblank();
+
+    // Plug the virtual monitor in or pull it out (a hotplug): the guest sees
+    // the port's live state at once and, if it enabled hotplug detection on
+    // the port, a hotplug interrupt. No change, no interrupt.
+    void set_monitor_connected(bool connected);
+    bool monitor_connected() const;
 
     // Where the vGPU publishes its primary plane (plane 1 of pipe A) for a
     // reader on another thread, the device-wide display owner (see

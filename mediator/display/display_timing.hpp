@@ -12,6 +12,7 @@
 #include <array>
 #include <cstdint>
 
+#include "mediator/display/dp_monitor.hpp"
 #include "mediator/irq/interrupt_event.hpp"
 #include "mediator/mmio/mmio_context.hpp"
 #include "mediator/trap.hpp"
@@ -69,6 +70,10 @@ struct DisplayState {
     uint32_t flip_done = kFlipDoneSkl;  // the platform's bit; survives resets
     uint8_t flips_pending = 0;          // bit p: pipe p owes a flip-done
     std::array<ArmedPlane, kPipeCount> armed{};
+    // The virtual monitor on DDI D (display_ports.hpp). Whether it is plugged
+    // in is the vGPU's configuration and survives resets; its link state
+    // does not.
+    DpMonitor monitor;
 };
 
 bool pipe_enabled(const mmio::MmioContext& ctx, unsigned pipe);

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "mediator/base/register_rows.hpp"
+#include "mediator/display/display_ports.hpp"
 #include "mediator/display/display_timing.hpp"
 #include "mediator/exec/engines.hpp"
 #include "mediator/irq/virtual_irq.hpp"
@@ -65,6 +66,37 @@ constexpr MmioRow pipe_src(unsigned pipe, const char* name) {
 // Plane registers the surface write arms (display_timing.hpp): plain storage.
 constexpr MmioRow plane_reg(uint32_t pipe_a_offset, unsigned pipe, const char* name) {
     return plain(display::pipe_reg(pipe_a_offset, pipe), 4, name);
+}
+
+// ---- Display ports (display/display_ports.hpp): the virtual DP monitor's
+// path from the pipes to the wire, per port/channel/PLL.
+constexpr MmioRow ddi_buf_ctl(unsigned port, const char* name) {
+    return {display::port_reg(display::kDdiBufCtlA, port),
+            4,
+            name,
+            RegPolicy::Custom,
+            display::kDdiBufIdle,  // disabled, hence idle, after reset
+            0,
+            nullptr,
+            display::ddi_buf_ctl_write};
+}
+constexpr MmioRow dp_tp_ctl(unsigned port, const char* name) {
+    return plain(display::port_reg(display::kDpTpCtlA, port), 4, name);
+}
+constexpr MmioRow dp_tp_status(unsigned port, const char* name) {
+    return custom(display::port_reg(display::kDpTpStatusA, port), 4, name,
+                  display::dp_tp_status_read, nullptr);
+}
+constexpr MmioRow aux_ctl(unsigned channel, const char* name) {
+    return custom(display::port_reg(display::kAuxCtlA, channel), 4, name, nullptr,
+                  display::aux_ctl_write);
+}
+constexpr MmioRow aux_data(unsigned channel, const char* name) {
+    return plain(display::port_reg(display::kAuxCtlA, channel) + display::kAuxDataOffset,
+                 display::kAuxDataRegs * 4, name);
+}
+constexpr MmioRow pll_ctl(uint32_t offset, const char* name) {
+    return custom(offset, 4, name, nullptr, display::pll_ctl_write);
 }
 
 // Engine MMIO bases (intel-gpu.md §4.1).
@@ -224,7 +256,8 @@ constexpr MmioRow kRows[] = {
     irq_iir(0x444E8, "GEN8_PCU_IIR"),
     irq_ier(0x444EC, "GEN8_PCU_IER"),
     // South display (PCH): GMBUS and hotplug (§6.1).
-    irq_isr(0xC4000, "SDEISR"),
+    // SDEISR also shows the virtual monitor's live hotplug state (display_ports.hpp).
+    custom(display::kSdeIsr, 4, "SDEISR", display::sde_isr_read, display::status_write),
     irq_imr(0xC4004, "SDEIMR"),
     irq_iir(0xC4008, "SDEIIR"),
     irq_ier(0xC400C, "SDEIER"),
@@ -267,6 +300,62 @@ constexpr MmioRow kRows[] = {
     plane_surf(2, "PLANE_SURF_1_C"),
     plane_reg(display::kPlaneOffset, 2, "PLANE_OFFSET_1_C"),
     read_only(display::pipe_reg(display::kSurfLive, 2), "PLANE_SURFLIVE_1_C", 0),
+
+    // ---- Display ports, PLLs, GMBUS and hotplug (display/display_ports.hpp,
+    // intel-gpu.md §7.3, §7.5, §7.6): what a Skylake i915 waits on while it
+    // initialises its display and lights the virtual DP monitor on DDI D.
+    // DDI_BUF_CTL: idle follows !enable. DP_TP_CTL: plain; DP_TP_STATUS:
+    // idle-done while idle patterns are sent.
+    ddi_buf_ctl(0, "DDI_BUF_CTL_A"),
+    ddi_buf_ctl(1, "DDI_BUF_CTL_B"),
+    ddi_buf_ctl(2, "DDI_BUF_CTL_C"),
+    ddi_buf_ctl(3, "DDI_BUF_CTL_D"),
+    ddi_buf_ctl(4, "DDI_BUF_CTL_E"),
+    dp_tp_ctl(0, "DP_TP_CTL_A"),
+    dp_tp_ctl(1, "DP_TP_CTL_B"),
+    dp_tp_ctl(2, "DP_TP_CTL_C"),
+    dp_tp_ctl(3, "DP_TP_CTL_D"),
+    dp_tp_ctl(4, "DP_TP_CTL_E"),
+    dp_tp_status(0, "DP_TP_STATUS_A"),
+    dp_tp_status(1, "DP_TP_STATUS_B"),
+    dp_tp_status(2, "DP_TP_STATUS_C"),
+    dp_tp_status(3, "DP_TP_STATUS_D"),
+    dp_tp_status(4, "DP_TP_STATUS_E"),
+    // DP AUX A-D: SEND_BUSY runs the transaction at once; the monitor answers
+    // on D, the others time out. DATA1-5 are plain storage.
+    aux_ctl(0, "DP_AUX_CH_CTL_A"),
+    aux_data(0, "DP_AUX_CH_DATA_A"),
+    aux_ctl(1, "DP_AUX_CH_CTL_B"),
+    aux_data(1, "DP_AUX_CH_DATA_B"),
+    aux_ctl(2, "DP_AUX_CH_CTL_C"),
+    aux_data(2, "DP_AUX_CH_DATA_C"),
+    aux_ctl(3, "DP_AUX_CH_CTL_D"),
+    aux_data(3, "DP_AUX_CH_DATA_D"),
+    // CDCLK_CTL: plain; the cdclk follows DPLL0's VCO and this divider.
+    plain(display::kCdclkCtl, 4, "CDCLK_CTL"),
+    // DPLL0-3 control: lock follows enable; DPLL_STATUS gathers the locks.
+    pll_ctl(display::kLcpll1Ctl, "LCPLL1_CTL"),
+    pll_ctl(display::kLcpll2Ctl, "LCPLL2_CTL"),
+    pll_ctl(display::kWrpll1Ctl, "WRPLL_CTL1"),
+    pll_ctl(display::kWrpll2Ctl, "WRPLL_CTL2"),
+    plain(display::kDpllCtrl1, 4, "DPLL_CTRL1"),
+    {display::kDpllCtrl2, 4, "DPLL_CTRL2", RegPolicy::Vreg, display::kDpllCtrl2Reset, 0, nullptr,
+     nullptr},  // DDI clocks gated after reset
+    custom(display::kDpllStatus, 4, "DPLL_STATUS", display::dpll_status_read,
+           display::status_write),
+    // DBUF_CTL: power state follows the request.
+    custom(display::kDbufCtl, 4, "DBUF_CTL", nullptr, display::dbuf_ctl_write),
+    // GMBUS: every addressed cycle NAKs at once (no I2C device on any pin).
+    plain(display::kGmbus0, 4, "GMBUS0"),
+    custom(display::kGmbus1, 4, "GMBUS1", nullptr, display::gmbus1_write),
+    custom(display::kGmbus2, 4, "GMBUS2", nullptr, display::gmbus2_write),
+    plain(display::kGmbus3, 4, "GMBUS3"),
+    plain(display::kGmbus4, 4, "GMBUS4"),
+    plain(display::kGmbus5, 4, "GMBUS5"),
+    // PCH_PORT_HOTPLUG: detect enables plain, latched pulse status W1C.
+    custom(display::kPchPortHotplug, 4, "PCH_PORT_HOTPLUG", nullptr,
+           display::pch_port_hotplug_write),
+    // ---- end of display ports
 
     // GEN8_FUSE2: fused-off slices/subslices are a fact of the part (lab notes #6).
     read_only(0x09120, "GEN8_FUSE2", kFuse2Skl),

@@ -33,6 +33,7 @@ void RegisterFile::reset() {
     pvinfo_.pv_aware = false;
     display_.flips_pending = 0;
     display_.armed = {};
+    display_.monitor.reset_link();
 }
 
 void RegisterFile::reset_range(uint32_t offset, uint32_t size) {

@@ -41,7 +41,8 @@ public:
     // everything else to 0; the PVINFO page is blank (repopulate it) and the
     // guest no longer counts as PV-aware. g2v counts are kept (statistics).
     // No flip is pending and no plane armed any more (the platform's
-    // flip-done bit is kept).
+    // flip-done bit is kept); the virtual monitor's link is untrained again
+    // (whether it is plugged in is kept).
     void reset();
 
     // The dwords of [offset, offset + size) back to their reset values.
@@ -53,6 +54,7 @@ public:
     const MmioContext& context() const { return ctx_; }
     const PvInfoState& pvinfo() const { return pvinfo_; }
     display::DisplayState& display() { return display_; }
+    const display::DisplayState& display() const { return display_; }
 
 private:
     bool valid_access(uint32_t offset, AccessSize size, const char* what);

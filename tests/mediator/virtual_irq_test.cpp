@@ -4,6 +4,7 @@
 #include <random>
 
 #include "irq_test_support.hpp"
+#include "mediator/display/display_ports.hpp"
 #include "mediator/mmio/mmio_table.hpp"
 
 using namespace xengt;
@@ -31,7 +32,8 @@ TEST_CASE("interrupt banks start masked and disabled", "[irq]") {
     for (unsigned b = 0; b < kIrqBankCount; ++b) {
         const auto bank = static_cast<IrqBank>(b);
         INFO("bank " << b);
-        CHECK(d.reg(isr(bank)) == 0);
+        // SDEISR shows the virtual monitor's live hotplug state (port D).
+        CHECK(d.reg(isr(bank)) == (bank == IrqBank::Pch ? display::kSdePortDHotplug : 0));
         CHECK(d.reg(imr(bank)) == 0xFFFFFFFF);
         CHECK(d.reg(iir(bank)) == 0);
         CHECK(d.reg(ier(bank)) == 0);
@@ -232,7 +234,12 @@ TEST_CASE("every interrupt bank has its four table rows", "[irq][mmio]") {
         REQUIRE(irq::bank_base(bank) != 0);
         const mmio::MmioRow* status = mmio::find_mmio_row(isr(bank));
         REQUIRE(status != nullptr);
-        CHECK(status->policy == mmio::RegPolicy::ReadOnly);
+        if (bank == IrqBank::Pch) {  // read-only, plus the monitor's live state
+            CHECK(status->read == &display::sde_isr_read);
+            CHECK(status->write == &display::status_write);
+        } else {
+            CHECK(status->policy == mmio::RegPolicy::ReadOnly);
+        }
         for (uint32_t off : {imr(bank), iir(bank), ier(bank)}) {
             const mmio::MmioRow* row = mmio::find_mmio_row(off);
             REQUIRE(row != nullptr);
