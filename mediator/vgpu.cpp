@@ -79,6 +79,7 @@ Vgpu::Impl::Impl(VgpuConfig c, HypervisorPort& p, std::optional<GpuLink> g)
     pvinfo_populate(regs.context(), config);
     regs.display().flip_done = display::flip_done_bit(config.device_id);
     regs.display().monitor.set_connected(config.display);  // there from power-on: no pulse
+    regs.display().pipes_fused_off = !config.display;
     publish_plane();
     if (gpu) {
         ggtt_shadow = std::make_unique<GgttShadow>(log, config.mappable, config.hidden, *gpu->pins,

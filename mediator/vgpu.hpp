@@ -72,8 +72,8 @@ struct VgpuConfig {
 
     // A virtual monitor is present: a DisplayPort monitor on DDI D with a
     // built-in 1024x768 EDID, as GVT-g gives a Skylake vGPU (intel-gpu.md
-    // §7.3; display/display_ports.hpp). False: a headless vGPU, every port
-    // empty (its pipes are still there unless fused off).
+    // §7.3; display/display_ports.hpp). False: a headless vGPU: its pipes
+    // are fused off (SKL_DFSM) and every port is empty.
     bool display = true;
 
     // xl.cfg vgt_cap: the most of the GPU's render time this guest may use,

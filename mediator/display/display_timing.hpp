@@ -74,6 +74,9 @@ struct DisplayState {
     // in is the vGPU's configuration and survives resets; its link state
     // does not.
     DpMonitor monitor;
+    // A headless vGPU (VgpuConfig::display false) has its pipes fused off
+    // in SKL_DFSM, as some parts ship: i915 then never probes its ports.
+    bool pipes_fused_off = false;
 };
 
 bool pipe_enabled(const mmio::MmioContext& ctx, unsigned pipe);

@@ -119,10 +119,16 @@ constexpr uint32_t kSklFuseStatus = 1u << 31 | 1u << 27 | 1u << 26 | 1u << 25;
 // GUC_STATUS bit 0 MIA_IN_RESET: with GuC submission off (the vGPU offers no
 // GuC), the microcontroller stays in reset, which i915 checks after sanitize.
 constexpr uint32_t kGucMiaInReset = 1u << 0;
-// SKL_DFSM: display pipes fused off (A bit 30, B bit 21, C bit 28). The vGPU
-// presents no display hardware: i915 then brings up its display core but
-// no pipes, and never probes ports.
+// SKL_DFSM: display pipes fused off (A bit 30, B bit 21, C bit 28) on a
+// headless vGPU: i915 then brings up its display core but no pipes, and
+// never probes ports. With a display, nothing is fused off.
 constexpr uint32_t kDfsmPipesFusedOff = 1u << 30 | 1u << 21 | 1u << 28;
+uint32_t dfsm_read(MmioContext& ctx, uint32_t) {
+    return ctx.display != nullptr && ctx.display->pipes_fused_off ? kDfsmPipesFusedOff : 0;
+}
+TrapResult read_only_write(MmioContext&, uint32_t, uint32_t, uint32_t) {
+    return TrapResult::Rejected;  // a fuse
+}
 // PCH_RAWCLK_FREQ bits 9:0: the south display's raw clock in MHz; SKL's PCH
 // runs it at 24 MHz.
 constexpr uint32_t kRawclkMhz = 24;
@@ -361,7 +367,7 @@ constexpr MmioRow kRows[] = {
     read_only(0x09120, "GEN8_FUSE2", kFuse2Skl),
     read_only(0x0C000, "GUC_STATUS", kGucMiaInReset),
     read_only(0x42000, "SKL_FUSE_STATUS", kSklFuseStatus),
-    read_only(0x51000, "SKL_DFSM", kDfsmPipesFusedOff),
+    custom(0x51000, 4, "SKL_DFSM", dfsm_read, read_only_write),
     preset(0xC6204, "PCH_RAWCLK_FREQ", kRawclkMhz),
 
     // Display power wells: a request is granted at once (power_management.hpp).
