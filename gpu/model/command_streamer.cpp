@@ -46,6 +46,86 @@ constexpr CmdDesc kCommands[] = {
     {"XY_COLOR_BLT", 0x54000000, 8, 7, 7, kBcs, cmd_xy_color_blt},
     {"XY_SRC_COPY_BLT", 0x54C00000, 8, 10, 10, kBcs, cmd_xy_src_copy_blt},
     {"XY_FAST_COPY_BLT", 0x50800000, 8, 10, 10, kBcs, cmd_xy_fast_copy_blt},
+    // 3D pipeline state and draws (Gen9 layouts; the rows the scanner knows,
+    // mediator/cmd/command_rows.hpp). The model has no 3D pipeline: they are
+    // decoded, length-checked and have no effect (cmd_3d_state).
+    {"PIPELINE_SELECT", 0x69040000, 0, 1, 1, kRcs, cmd_3d_state},
+    {"3DSTATE_VF_STATISTICS", 0x680B0000, 0, 1, 1, kRcs, cmd_3d_state},
+    {"STATE_BASE_ADDRESS", 0x61010000, 8, 19, 19, kRcs, cmd_3d_state},
+    {"STATE_SIP", 0x61020000, 8, 3, 3, kRcs, cmd_3d_state},
+    {"3DSTATE_CLEAR_PARAMS", 0x78040000, 8, 3, 3, kRcs, cmd_3d_state},
+    {"3DSTATE_DEPTH_BUFFER", 0x78050000, 8, 8, 8, kRcs, cmd_3d_state},
+    {"3DSTATE_STENCIL_BUFFER", 0x78060000, 8, 5, 5, kRcs, cmd_3d_state},
+    {"3DSTATE_HIER_DEPTH_BUFFER", 0x78070000, 8, 5, 5, kRcs, cmd_3d_state},
+    {"3DSTATE_VERTEX_BUFFERS", 0x78080000, 8, 5, 133, kRcs, cmd_3d_state},
+    {"3DSTATE_VERTEX_ELEMENTS", 0x78090000, 8, 3, 69, kRcs, cmd_3d_state},
+    {"3DSTATE_INDEX_BUFFER", 0x780A0000, 8, 5, 5, kRcs, cmd_3d_state},
+    {"3DSTATE_VF", 0x780C0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_MULTISAMPLE", 0x780D0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_CC_STATE_POINTERS", 0x780E0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_SCISSOR_STATE_POINTERS", 0x780F0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_VS", 0x78100000, 8, 9, 9, kRcs, cmd_3d_state},
+    {"3DSTATE_GS", 0x78110000, 8, 10, 10, kRcs, cmd_3d_state},
+    {"3DSTATE_CLIP", 0x78120000, 8, 4, 4, kRcs, cmd_3d_state},
+    {"3DSTATE_SF", 0x78130000, 8, 4, 4, kRcs, cmd_3d_state},
+    {"3DSTATE_WM", 0x78140000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_CONSTANT_VS", 0x78150000, 8, 11, 11, kRcs, cmd_3d_state},
+    {"3DSTATE_CONSTANT_GS", 0x78160000, 8, 11, 11, kRcs, cmd_3d_state},
+    {"3DSTATE_CONSTANT_PS", 0x78170000, 8, 11, 11, kRcs, cmd_3d_state},
+    {"3DSTATE_CONSTANT_HS", 0x78190000, 8, 11, 11, kRcs, cmd_3d_state},
+    {"3DSTATE_CONSTANT_DS", 0x781A0000, 8, 11, 11, kRcs, cmd_3d_state},
+    {"3DSTATE_HS", 0x781B0000, 8, 9, 9, kRcs, cmd_3d_state},
+    {"3DSTATE_TE", 0x781C0000, 8, 4, 4, kRcs, cmd_3d_state},
+    {"3DSTATE_DS", 0x781D0000, 8, 11, 11, kRcs, cmd_3d_state},
+    {"3DSTATE_STREAMOUT", 0x781E0000, 8, 5, 5, kRcs, cmd_3d_state},
+    {"3DSTATE_SBE", 0x781F0000, 8, 6, 6, kRcs, cmd_3d_state},
+    {"3DSTATE_PS", 0x78200000, 8, 12, 12, kRcs, cmd_3d_state},
+    {"3DSTATE_VIEWPORT_STATE_POINTERS_SF_CLIP", 0x78210000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_VIEWPORT_STATE_POINTERS_CC", 0x78230000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_BLEND_STATE_POINTERS", 0x78240000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_BINDING_TABLE_POINTERS_VS", 0x78260000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_BINDING_TABLE_POINTERS_HS", 0x78270000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_BINDING_TABLE_POINTERS_DS", 0x78280000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_BINDING_TABLE_POINTERS_GS", 0x78290000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_BINDING_TABLE_POINTERS_PS", 0x782A0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_SAMPLER_STATE_POINTERS_VS", 0x782B0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_SAMPLER_STATE_POINTERS_HS", 0x782C0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_SAMPLER_STATE_POINTERS_DS", 0x782D0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_SAMPLER_STATE_POINTERS_GS", 0x782E0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_SAMPLER_STATE_POINTERS_PS", 0x782F0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_URB_VS", 0x78300000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_URB_HS", 0x78310000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_URB_DS", 0x78320000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_URB_GS", 0x78330000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_VF_INSTANCING", 0x78490000, 8, 3, 3, kRcs, cmd_3d_state},
+    {"3DSTATE_VF_SGVS", 0x784A0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_VF_TOPOLOGY", 0x784B0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_PS_BLEND", 0x784D0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_PS_EXTRA", 0x784F0000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_RASTER", 0x78500000, 8, 5, 5, kRcs, cmd_3d_state},
+    {"3DSTATE_SBE_SWIZ", 0x78510000, 8, 11, 11, kRcs, cmd_3d_state},
+    {"3DSTATE_WM_HZ_OP", 0x78520000, 8, 5, 5, kRcs, cmd_3d_state},
+    {"3DSTATE_COMPONENT_PACKING", 0x78550000, 8, 5, 5, kRcs, cmd_3d_state},
+    {"3DSTATE_DRAWING_RECTANGLE", 0x79000000, 8, 4, 4, kRcs, cmd_3d_state},
+    {"3DSTATE_SAMPLER_PALETTE_LOAD0", 0x79020000, 8, 2, 257, kRcs, cmd_3d_state},
+    {"3DSTATE_CHROMA_KEY", 0x79040000, 8, 4, 4, kRcs, cmd_3d_state},
+    {"3DSTATE_POLY_STIPPLE_OFFSET", 0x79060000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_POLY_STIPPLE_PATTERN", 0x79070000, 8, 33, 33, kRcs, cmd_3d_state},
+    {"3DSTATE_LINE_STIPPLE", 0x79080000, 8, 3, 3, kRcs, cmd_3d_state},
+    {"3DSTATE_AA_LINE_PARAMETERS", 0x790A0000, 8, 3, 3, kRcs, cmd_3d_state},
+    {"3DSTATE_SAMPLER_PALETTE_LOAD1", 0x790C0000, 8, 2, 257, kRcs, cmd_3d_state},
+    {"3DSTATE_MONOFILTER_SIZE", 0x79110000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_PUSH_CONSTANT_ALLOC_VS", 0x79120000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_PUSH_CONSTANT_ALLOC_HS", 0x79130000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_PUSH_CONSTANT_ALLOC_DS", 0x79140000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_PUSH_CONSTANT_ALLOC_GS", 0x79150000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_PUSH_CONSTANT_ALLOC_PS", 0x79160000, 8, 2, 2, kRcs, cmd_3d_state},
+    {"3DSTATE_SO_DECL_LIST", 0x79170000, 9, 3, 259, kRcs, cmd_3d_state},
+    {"3DSTATE_SO_BUFFER", 0x79180000, 8, 8, 8, kRcs, cmd_3d_state},
+    {"3DSTATE_BINDING_TABLE_POOL_ALLOC", 0x79190000, 8, 4, 4, kRcs, cmd_3d_state},
+    {"3DSTATE_GATHER_POOL_ALLOC", 0x791A0000, 8, 4, 4, kRcs, cmd_3d_state},
+    {"3DSTATE_DX9_CONSTANT_BUFFER_POOL_ALLOC", 0x791B0000, 8, 4, 4, kRcs, cmd_3d_state},
+    {"3DPRIMITIVE", 0x7B000000, 8, 7, 7, kRcs, cmd_3d_state},
 };
 
 // The table is code: a malformed row fails the build.
@@ -128,6 +208,16 @@ const CmdDesc* find_command(uint32_t header) {
 namespace {
 
 constexpr unsigned kMaxCommandDwords = 260;  // > 2^8 + 1, the longest 8-bit length field
+static_assert(
+    [] {
+        for (const CmdDesc& d : kCommands) {
+            if (d.max_dw > kMaxCommandDwords) {
+                return false;
+            }
+        }
+        return true;
+    }(),
+    "every command fits the fetch buffer");
 
 // Fetches dword `i` of the command at the current fetch position.
 bool fetch_dword(EngineCtx& c, unsigned i, uint32_t& out) {

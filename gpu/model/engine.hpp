@@ -61,9 +61,9 @@ struct CmdDesc {
     const char* name;
     uint32_t header;   // DW0 with only the key bits (type + opcode) set
     uint8_t len_bits;  // 0: fixed length 1 (§5.1); else width of the (total - 2) field
-    uint8_t min_dw;    // total dwords the command's layout allows
-    uint8_t max_dw;
-    uint8_t engines;  // engines that execute it
+    uint16_t min_dw;   // total dwords the command's layout allows
+    uint16_t max_dw;   // (3DSTATE_SO_DECL_LIST: 259, a 9-bit length field)
+    uint8_t engines;   // engines that execute it
     CmdHandler handler;
 };
 
@@ -84,6 +84,9 @@ EngineError cmd_mi_store_register_mem(EngineCtx& c, std::span<const uint32_t> dw
 EngineError cmd_mi_load_register_mem(EngineCtx& c, std::span<const uint32_t> dw);
 EngineError cmd_mi_flush_dw(EngineCtx& c, std::span<const uint32_t> dw);
 EngineError cmd_pipe_control(EngineCtx& c, std::span<const uint32_t> dw);
+// 3D pipeline state, PIPELINE_SELECT and 3DPRIMITIVE: accepted, no effect
+// (model limitation: there is no 3D pipeline).
+EngineError cmd_3d_state(EngineCtx& c, std::span<const uint32_t> dw);
 // blitter.cpp
 EngineError cmd_xy_color_blt(EngineCtx& c, std::span<const uint32_t> dw);
 EngineError cmd_xy_src_copy_blt(EngineCtx& c, std::span<const uint32_t> dw);

@@ -1,4 +1,4 @@
-// MI commands (§5.2) and PIPE_CONTROL (§5.3).
+// MI commands (§5.2), PIPE_CONTROL (§5.3), and 3D state (accepted, no effect).
 #include "gpu/model/engine.hpp"
 #include "gpu/model/hw_regs.hpp"
 #include "gpu/model/register_table.hpp"
@@ -277,6 +277,16 @@ EngineError cmd_pipe_control(EngineCtx& c, std::span<const uint32_t> dw) {
     if ((flags & kPcNotify) != 0) {
         raise_engine_irq(c.s, c.e, hw::kIrqFlushNotify);  // §5.3 bit 8, §6.1 engine bit 4
     }
+    return EngineError::None;
+}
+
+EngineError cmd_3d_state(EngineCtx&, std::span<const uint32_t>) {
+    // Model limitation: the software GPU has no 3D (or media) pipeline.
+    // State commands would only load pipeline registers nobody reads, and a
+    // 3DPRIMITIVE draws nothing; what the model does keep exact is the
+    // command stream around them (lengths, order, PIPE_CONTROL post-syncs),
+    // which is what a driver's bookkeeping depends on. i915's null render
+    // state at boot is the case this serves.
     return EngineError::None;
 }
 

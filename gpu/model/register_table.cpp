@@ -142,6 +142,21 @@ constexpr RegRow kRows[] = {
     plain(kVecs + hw::kRingImr, 4, "VECS_IMR", kImrReset),
     read_only(kVecs + hw::kRingActhd, "VECS_ACTHD", 0),
 
+    // Render context chicken/mode registers i915 (6.1) loads by LRI as its
+    // Gen9 context workarounds (§10.3; PRM offsets). All masked; the doc
+    // gives no reset values, 0 is assumed. The model keeps them as state
+    // only (no 3D pipeline reads them).
+    masked(0x2580, "GEN8_CS_CHICKEN1", 0, 0),
+    masked(0x7004, "CACHE_MODE_1", 0, 0),
+    masked(0x7008, "GEN7_GT_MODE", 0, 0),
+    masked(0x7014, "COMMON_SLICE_CHICKEN2", 0, 0),
+    masked(0x7300, "HDC_CHICKEN0", 0, 0),
+    masked(0xE180, "HALF_SLICE_CHICKEN2", 0, 0),
+    masked(0xE184, "HALF_SLICE_CHICKEN3", 0, 0),
+    masked(0xE188, "GEN9_HALF_SLICE_CHICKEN5", 0, 0),
+    masked(0xE194, "GEN9_HALF_SLICE_CHICKEN7", 0, 0),
+    masked(0xE4F0, "GEN8_ROW_CHICKEN", 0, 0),
+
     // Display, pipe/transcoder A (§7.2): timings and source size are plain
     // storage; PIPECONF's state bit follows enable; the counters are the
     // hardware's (advanced by vblanks and flips).

@@ -61,8 +61,20 @@ consteval bool commands_well_formed() {
                 (f.extent == Extent::Blit &&
                  (f.blit.pitch_dword >= d.min_dw || f.blit.top_left >= d.min_dw ||
                   f.blit.bottom_right >= d.min_dw || f.blit.tile_rows == 0)) ||
-                (f.extent == Extent::Batch) != (d.flow == Flow::BatchStart)) {
+                (f.extent == Extent::Batch) != (d.flow == Flow::BatchStart) ||
+                (f.extent == Extent::Sized && (f.data_dword >= d.min_dw || f.size_mask == 0 ||
+                                               f.size_valid.dword >= d.min_dw))) {
                 return false;  // fields inside the shortest form of the command
+            }
+            if (f.stride != 0 &&
+                (f.extent == Extent::Data || f.extent == Extent::Blit ||
+                 f.extent == Extent::Batch || f.stride < f.width ||
+                 (d.min_dw - 1) % f.stride != 0 || (d.max_dw - 1) % f.stride != 0)) {
+                return false;  // repeated fields: whole instances after DW0
+            }
+            if ((f.rule == SpaceRule::Implicit) != (f.extent == Extent::Blit) &&
+                d.header >> 29 != kType3d) {
+                return false;  // implicit address spaces: blits and 3D state only
             }
         }
         for (size_t r = 0; r < d.n_registers; ++r) {

@@ -35,6 +35,10 @@ struct Bits {
     uint8_t dword = 0;
     uint32_t mask = 0;
     constexpr bool any(std::span<const uint32_t> dw) const { return (dw[dword] & mask) != 0; }
+    // The same bit in the instance `offset` dwords further on (AddressField::stride).
+    constexpr bool any_at(std::span<const uint32_t> dw, size_t offset) const {
+        return (dw[dword + offset] & mask) != 0;
+    }
 };
 
 // How many bytes an address field's target is accessed for.
@@ -44,6 +48,9 @@ enum class Extent : uint8_t {
     Data,   // 4 bytes per data dword from `data_dword` to the end, 8 if `wide` is set
     Blit,   // the rectangle of a blitter surface (`blit` says where its geometry is)
     Batch,  // a batch buffer: confined by the scanner's fetch, not by a size
+    Sized,  // `size_mask` bits of dword `data_dword` in bytes, when `size_valid`
+            // says the command sets that size (mask 0: always); else 4 bytes.
+            // A size of 0 touches nothing.
 };
 
 // Which blitter colour-depth encoding a surface uses (§5.4).
@@ -73,14 +80,23 @@ struct AddressField {
     uint8_t width;      // 1 or 2 dwords (the high one holds bits 47:32 in 15:0)
     uint32_t low_mask;  // address bits of the low dword
     SpaceRule rule;
-    Bits space;           // the bit the rule tests
-    Extent extent;        // how much is accessed
-    uint8_t data_dword;   // Extent::Data: the first data dword
-    Bits wide;            // Extent::Data: set → at least 8 bytes
-    Bits when_any;        // audited only if one of these bits is set (mask 0: always)
-    Bits unless_any;      // not an address if one of these is set (mask 0: never)
-    Bits hwsp_index;      // set: an offset into the context's HWSP, not an address
-    BlitGeometry blit{};  // Extent::Blit only
+    Bits space;              // the bit the rule tests
+    Extent extent;           // how much is accessed
+    uint8_t data_dword;      // Extent::Data: the first data dword
+    Bits wide;               // Extent::Data: set → at least 8 bytes
+    Bits when_any;           // audited only if one of these bits is set (mask 0: always)
+    Bits unless_any;         // not an address if one of these is set (mask 0: never)
+    Bits hwsp_index;         // set: an offset into the context's HWSP, not an address
+    BlitGeometry blit{};     // Extent::Blit only
+    uint32_t size_mask = 0;  // Extent::Sized: the size bits of dword `data_dword`
+    Bits size_valid{};       // Extent::Sized: the size is set by this command
+    // A zero address names no surface (3D state: i915's null render state
+    // leaves every buffer it does not use at 0); nothing is accessed.
+    bool zero_is_null = false;
+    // 0: one field. Else the field repeats every `stride` dwords to the end
+    // of the command, which is DW0 then whole instances; every dword index
+    // above (and in its Bits) is that of the first instance.
+    uint8_t stride = 0;
 };
 
 // Which register-moving command a register field belongs to; the allow-list
@@ -105,15 +121,16 @@ enum class Flow : uint8_t { Next, BatchStart, BatchEnd };
 // Events the scanner counts for later virtual delivery (§5.5).
 enum class Event : uint8_t { None, UserInterrupt, Notify };
 
-inline constexpr size_t kMaxAddressFields = 2;
+// STATE_BASE_ADDRESS (Gen9) has six base addresses.
+inline constexpr size_t kMaxAddressFields = 6;
 inline constexpr size_t kMaxRegisterFields = 2;
 
 struct CommandDesc {
     const char* name;
     uint32_t header;   // DW0 with only the key bits (type + opcode) set (§5.1)
     uint8_t len_bits;  // 0: fixed length 1; else width of the (total - 2) field
-    uint8_t min_dw;    // total dwords the layout allows
-    uint8_t max_dw;
+    uint16_t min_dw;   // total dwords the layout allows
+    uint16_t max_dw;   // (3DSTATE_SO_DECL_LIST has a 9-bit length field)
     EngineMask engines;
     Action action;
     const char* why;  // Reject: the reason, for the error text

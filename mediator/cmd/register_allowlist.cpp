@@ -57,11 +57,25 @@ constexpr AllowedRegister kAllowedRegisters[] = {
     reg(0x215C, "RCS_0x215C", kUseLrr),
     reg(0xB118, "GEN8_L3SQCREG4", kLri | kMem),  // PRM
     // §10.3 chicken / mode registers of the render context (PRM offsets).
+    // i915 (6.1) loads its Gen9 context workarounds with one LRI on the
+    // render ring when it records the default context
+    // (intel_engine_emit_ctx_wa): CS_CHICKEN1, CACHE_MODE_1, GT_MODE (IZ
+    // hashing, SKUs with 7-EU subslices), COMMON_SLICE_CHICKEN2,
+    // HDC_CHICKEN0, HALF_SLICE_CHICKEN2/3/5/7 and ROW_CHICKEN. All are
+    // masked registers saved and restored with the render context image, so
+    // a guest's value lives and dies with its context; GVT flags every one
+    // F_CMD_ACCESS (its MMIO table, "F_MODE_MASK | F_CMD_ACCESS").
     reg(0x20EC, "GEN9_CS_DEBUG_MODE1", kLri),
+    reg(0x2580, "GEN8_CS_CHICKEN1", kLri),  // preemption granularity (per context)
     reg(0x7000, "CACHE_MODE_0_GEN7", kLri),
     reg(0x7004, "CACHE_MODE_1", kLri),
     reg(0x7008, "GEN7_GT_MODE", kLri),
+    reg(0x7014, "COMMON_SLICE_CHICKEN2", kLri),
     reg(0x7300, "HDC_CHICKEN0", kLri),
+    reg(0xE180, "HALF_SLICE_CHICKEN2", kLri),
+    reg(0xE184, "HALF_SLICE_CHICKEN3", kLri),
+    reg(0xE188, "GEN9_HALF_SLICE_CHICKEN5", kLri),
+    reg(0xE194, "GEN9_HALF_SLICE_CHICKEN7", kLri),
     reg(0xE4F0, "GEN8_ROW_CHICKEN", kLri),
     // §10.4 MOCS tables (PRM offsets): L3 control, then one table per engine.
     block(0xB020, 0x40, "LNCFCMOCS", kLri),

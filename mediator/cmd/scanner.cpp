@@ -248,42 +248,68 @@ private:
     }
 
     [[gnu::always_inline]] inline static uint64_t address_of(const AddressField& a,
-                                                             std::span<const uint32_t> cmd) {
-        const uint64_t low = cmd[a.dword] & a.low_mask;
-        return a.width == 2 ? (uint64_t{cmd[a.dword + 1] & 0xFFFF} << 32 | low) : low;
+                                                             std::span<const uint32_t> cmd,
+                                                             size_t off = 0) {
+        const uint64_t low = cmd[a.dword + off] & a.low_mask;
+        return a.width == 2 ? (uint64_t{cmd[a.dword + off + 1] & 0xFFFF} << 32 | low) : low;
     }
 
     [[gnu::always_inline]] inline static bool is_ppgtt(const AddressField& a,
-                                                       std::span<const uint32_t> cmd,
-                                                       bool in_ppgtt) {
+                                                       std::span<const uint32_t> cmd, bool in_ppgtt,
+                                                       size_t off = 0) {
         switch (a.rule) {
             case SpaceRule::GgttWhenSet:
-                return !a.space.any(cmd);
+                return !a.space.any_at(cmd, off);
             case SpaceRule::PpgttWhenSet:
-                return a.space.any(cmd);
+                return a.space.any_at(cmd, off);
             case SpaceRule::Implicit:
                 return in_ppgtt;
         }
         return false;
     }
 
+    // Every instance of a field (one unless it repeats, AddressField::stride).
     [[gnu::always_inline]] inline ScanReason audit_address(const AddressField& a,
                                                            std::span<const uint32_t> cmd,
                                                            bool in_ppgtt, ScanCounts& t) const {
-        if ((a.when_any.mask != 0 && !a.when_any.any(cmd)) ||
-            (a.unless_any.mask != 0 && a.unless_any.any(cmd))) {
+        if (a.stride == 0) {
+            return audit_instance(a, cmd, 0, in_ppgtt, t);
+        }
+        if ((cmd.size() - 1) % a.stride != 0) {
+            return ScanReason::BadLength;  // DW0 then whole instances
+        }
+        for (size_t off = 0; off + a.stride < cmd.size(); off += a.stride) {
+            const ScanReason r = audit_instance(a, cmd, off, in_ppgtt, t);
+            if (r != ScanReason::None) {
+                return r;
+            }
+        }
+        return ScanReason::None;
+    }
+
+    // One instance of a field, `off` dwords after the first.
+    [[gnu::always_inline]] inline ScanReason audit_instance(const AddressField& a,
+                                                            std::span<const uint32_t> cmd,
+                                                            size_t off, bool in_ppgtt,
+                                                            ScanCounts& t) const {
+        if ((a.when_any.mask != 0 && !a.when_any.any_at(cmd, off)) ||
+            (a.unless_any.mask != 0 && a.unless_any.any_at(cmd, off))) {
             return ScanReason::None;  // the field is not an address in this form
         }
-        if (a.hwsp_index.mask != 0 && a.hwsp_index.any(cmd)) {
+        if (a.hwsp_index.mask != 0 && a.hwsp_index.any_at(cmd, off)) {
             ++t.hwsp_index_stores;
             return ScanReason::None;
         }
-        if (is_ppgtt(a, cmd, in_ppgtt)) {
+        const uint64_t address = address_of(a, cmd, off);
+        if (a.zero_is_null && address == 0) {
+            return ScanReason::None;  // no surface
+        }
+        if (is_ppgtt(a, cmd, in_ppgtt, off)) {
             ++t.ppgtt_accesses;
             return ScanReason::None;
         }
         ++t.ggtt_accesses;
-        const int64_t base = static_cast<int64_t>(address_of(a, cmd));
+        const int64_t base = static_cast<int64_t>(address);
         Span64 s{0, 0};
         switch (a.extent) {
             case Extent::Dword:
@@ -307,6 +333,15 @@ private:
                     return ScanReason::None;  // an empty rectangle touches nothing
                 }
                 s = *b;
+                break;
+            }
+            case Extent::Sized: {
+                const bool set = a.size_valid.mask == 0 || a.size_valid.any_at(cmd, off);
+                const int64_t size = set ? int64_t{cmd[a.data_dword + off] & a.size_mask} : 4;
+                if (size == 0) {
+                    return ScanReason::None;  // an empty buffer is never accessed
+                }
+                s = {0, size};
                 break;
             }
             case Extent::Batch:

@@ -170,6 +170,9 @@ public:
 
     // Appends commands to the ring, keeping the tail qword aligned (§4.2).
     void emit(Context& c, std::initializer_list<uint32_t> dws) {
+        emit(c, std::span<const uint32_t>(dws.begin(), dws.size()));
+    }
+    void emit(Context& c, std::span<const uint32_t> dws) {
         for (const uint32_t v : dws) {
             poke(c.ring + c.tail, v);
             c.tail = (c.tail + 4) % c.ring_bytes;
@@ -256,5 +259,6 @@ private:
 
 inline constexpr unsigned kRcs = 0;
 inline constexpr unsigned kBcs = 1;
+inline constexpr unsigned kVcs = 2;
 
 }  // namespace xengt::gpu::model::native
