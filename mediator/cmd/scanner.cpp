@@ -144,7 +144,11 @@ private:
         ScanCounts scratch;
         ScanCounts& counts = d->flow == Flow::Next ? scratch : result_.counts;
         if (const ScanReason r = check(*d, cmd, len, f.ppgtt, counts); r != ScanReason::None) {
-            return fail(r, dw0, d);
+            fail(r, dw0, d);
+            if (r == ScanReason::RegisterNotAllowed) {
+                result_.error.register_offset = first_refused_register(*d, {cmd, len});
+            }
+            return;
         }
         ++result_.counts.commands;
         result_.counts.dwords += len;
@@ -218,6 +222,21 @@ private:
             }
         }
         return ScanReason::None;
+    }
+
+    // The register a refusal names (cold: only on the way to an error).
+    static uint32_t first_refused_register(const CommandDesc& d, std::span<const uint32_t> cmd) {
+        for (size_t r = 0; r < d.n_registers; ++r) {
+            const RegisterField& rf = d.registers[r];
+            const size_t stride = rf.stride == 0 ? cmd.size() : rf.stride;
+            for (size_t i = rf.dword; i < cmd.size(); i += stride) {
+                const uint32_t offset = cmd[i] & kRegOffsetMask;
+                if ((kRegisterIndex.facts[allowed_register_row(offset)] & rf.use) == 0) {
+                    return offset;
+                }
+            }
+        }
+        return 0;
     }
 
     [[gnu::always_inline]] inline static ScanReason audit_register(const RegisterField& rf,

@@ -91,8 +91,9 @@ struct ScanError {
     uint64_t buffer_address = 0;  // the batch's graphics address (0 for the ring)
     size_t offset = 0;            // dword offset of the command in its buffer
     uint32_t dword0 = 0;
-    const char* command = "";  // the row's name, "" when there is none
-    const char* detail = "";   // the row's reason for Rejected
+    const char* command = "";      // the row's name, "" when there is none
+    const char* detail = "";       // the row's reason for Rejected
+    uint32_t register_offset = 0;  // RegisterNotAllowed: the first register refused
 };
 
 struct ScanCounts {

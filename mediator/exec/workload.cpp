@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdio>
 #include <cstring>
 
 namespace xengt::mediator::exec {
@@ -430,10 +431,14 @@ void prepare(WorkloadEnv& env, Workload& w, uint64_t descriptor, std::optional<u
         const cmd::ScanError& err = w.scan.error;
         w.status = WorkloadStatus::Rejected;
         w.reason = cmd::to_string(err.reason);
+        char reg[32] = "";
+        if (err.reason == cmd::ScanReason::RegisterNotAllowed) {
+            std::snprintf(reg, sizeof reg, " 0x%05x", err.register_offset);
+        }
         XENGT_GUEST_LOG(env.log, LogLevel::Warn,
-                        "%s workload (context 0x%08x) rejected: %s%s%s at %s 0x%llx dword %zu "
+                        "%s workload (context 0x%08x) rejected: %s%s%s%s at %s 0x%llx dword %zu "
                         "(0x%08x %s)",
-                        e.name, w.guest_lrca, w.reason, *batches.reason() ? ": " : "",
+                        e.name, w.guest_lrca, w.reason, reg, *batches.reason() ? ": " : "",
                         batches.reason(), err.level == 0 ? "ring" : "batch",
                         static_cast<unsigned long long>(err.level == 0 ? ring_start + guest_head
                                                                        : err.buffer_address),

@@ -314,7 +314,9 @@ TEST_CASE("Hostile streams are stopped by the scanner with the right reason", "[
         const ScanResult r = run(lri({{0x2270, 0}, {0x2230, 0}}));  // RCS ELSP
         CHECK(r.error.reason == ScanReason::RegisterNotAllowed);
         CHECK(std::string(r.error.command) == "MI_LOAD_REGISTER_IMM");
-        CHECK(run(lri({{0x44200, 0}})).error.reason == ScanReason::RegisterNotAllowed);
+        const ScanResult master = run(lri({{0x44200, 0}}));
+        CHECK(master.error.reason == ScanReason::RegisterNotAllowed);
+        CHECK(master.error.register_offset == 0x44200);  // the log names it
         // PIPE_CONTROL's LRI post-sync writes a register too.
         CHECK(run({0x7A000004, 1u << 23 | 1u << 14, 0x941C, 0, 1, 0}).error.reason ==
               ScanReason::RegisterNotAllowed);
