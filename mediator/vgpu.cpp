@@ -18,6 +18,7 @@
 #include "mediator/irq/virtual_irq.hpp"
 #include "mediator/mmio/bar0_layout.hpp"
 #include "mediator/mmio/ggtt_window.hpp"
+#include "mediator/mmio/mmio_table.hpp"
 #include "mediator/mmio/register_file.hpp"
 #include "mediator/pci/bar_decode.hpp"
 #include "mediator/pci/config_layout.hpp"
@@ -367,6 +368,15 @@ TrapResult Vgpu::pio_write(IoPort port, AccessSize size, uint64_t value) {
     XENGT_GUEST_LOG(m.log, LogLevel::Warn, "I/O BAR write of %u bytes at +0x%x rejected",
                     size.bytes(), *rel);
     return m.tally(TrapResult::Rejected);
+}
+
+std::vector<Vgpu::HotRegister> Vgpu::hottest_registers(size_t n) const {
+    std::vector<HotRegister> hot;
+    for (const mmio::RegisterFile::HotRegister& h : impl_->regs.hottest(n)) {
+        const mmio::MmioRow* row = mmio::find_mmio_row(h.offset);
+        hot.push_back({h.offset, h.accesses, row != nullptr ? row->name : ""});
+    }
+    return hot;
 }
 
 uint32_t Vgpu::peek_register(MmioOffset offset) const {

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "mediator/exec/execlist_config.hpp"
 #include "mediator/gtt/host_frames.hpp"
@@ -151,6 +152,16 @@ public:
     // Register-file access by offset into BAR0, bypassing decode (for the
     // daemon's status output and for tests).
     uint32_t peek_register(MmioOffset offset) const;
+
+    // The `n` BAR0 registers the guest accessed most so far, most first,
+    // with their table names ("" for untracked ones): what its driver polls.
+    // O(register file): for diagnostics (xengt-ctl stats), not a hot path.
+    struct HotRegister {
+        uint32_t offset;
+        uint32_t accesses;
+        const char* name;
+    };
+    std::vector<HotRegister> hottest_registers(size_t n) const;
 
     // Send the vGPU's MSI now, bypassing the interrupt registers: if the
     // guest enabled its MSI capability, inject the message exactly as

@@ -9,6 +9,7 @@ namespace xengt::mediator::mmio {
 
 RegisterFile::RegisterFile(GuestLog& log, uint64_t& untracked, VgpuEvents* events)
     : vregs_(kRegisterDwords),
+      accesses_(kRegisterDwords),
       log_(log),
       untracked_(untracked),
       ctx_{std::span<uint32_t, kRegisterDwords>(vregs_.get(), kRegisterDwords), pvinfo_, log,
@@ -59,6 +60,7 @@ bool RegisterFile::valid_access(uint32_t offset, AccessSize size, const char* wh
 }
 
 uint32_t RegisterFile::read_dword(uint32_t offset) {
+    ++accesses_.get()[(offset >> 2) & (kRegisterDwords - 1)];
     if (const MmioRow* row = find_mmio_row(offset)) {
         return policy_read(*row, ctx_, offset);
     }
@@ -67,12 +69,31 @@ uint32_t RegisterFile::read_dword(uint32_t offset) {
 }
 
 TrapResult RegisterFile::write_dword(uint32_t offset, uint32_t value, uint32_t byte_mask) {
+    ++accesses_.get()[(offset >> 2) & (kRegisterDwords - 1)];
     if (const MmioRow* row = find_mmio_row(offset)) {
         return policy_write(*row, ctx_, offset, value, byte_mask);
     }
     ++untracked_;
     ctx_.vreg(offset) = value;
     return TrapResult::Handled;
+}
+
+std::vector<RegisterFile::HotRegister> RegisterFile::hottest(size_t n) const {
+    std::vector<HotRegister> hot;
+    const uint32_t* counts = accesses_.get();
+    for (uint32_t d = 0; d < kRegisterDwords; ++d) {
+        if (counts[d] != 0) {
+            hot.push_back({d * 4, counts[d]});
+        }
+    }
+    const size_t keep = std::min(n, hot.size());
+    std::partial_sort(hot.begin(), hot.begin() + static_cast<ptrdiff_t>(keep), hot.end(),
+                      [](const HotRegister& a, const HotRegister& b) {
+                          return a.accesses != b.accesses ? a.accesses > b.accesses
+                                                          : a.offset < b.offset;
+                      });
+    hot.resize(keep);
+    return hot;
 }
 
 TrapRead RegisterFile::read(uint32_t offset, AccessSize size) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "mediator/base/zeroed_array.hpp"
 
@@ -49,6 +50,15 @@ public:
     // The range must lie inside the register file.
     void reset_range(uint32_t offset, uint32_t size);
 
+    // The `n` registers the guest accessed most (reads and writes of each
+    // dword, since the vGPU was created; resets keep them), most first:
+    // what a guest driver polls. O(register file) per call: diagnostics only.
+    struct HotRegister {
+        uint32_t offset;
+        uint32_t accesses;
+    };
+    std::vector<HotRegister> hottest(size_t n) const;
+
     // Host-side access for setting up emulated blocks (PVINFO).
     MmioContext& context() { return ctx_; }
     const MmioContext& context() const { return ctx_; }
@@ -63,6 +73,7 @@ private:
     TrapResult write_dword(uint32_t offset, uint32_t value, uint32_t byte_mask);
 
     ZeroedArray<uint32_t> vregs_;
+    ZeroedArray<uint32_t> accesses_;  // per dword; pages commit as the guest touches them
     PvInfoState pvinfo_;
     display::DisplayState display_;
     GuestLog& log_;

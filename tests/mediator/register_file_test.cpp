@@ -91,3 +91,27 @@ TEST_CASE("peek_register beyond the register file reads all-ones", "[mmio]") {
     CHECK(v.peek_register(MmioOffset{0x200000}) == 0xFFFFFFFF);
     CHECK(v.peek_register(MmioOffset{0x209C}) == 0x200);
 }
+
+TEST_CASE("the hottest registers are the ones the guest accessed most, named", "[mmio]") {
+    FakeHypervisor hv;
+    Vgpu v({}, hv);
+    CHECK(v.hottest_registers(4).empty());
+    GuestLog log("test");
+    uint64_t untracked = 0;
+    mmio::RegisterFile regs(log, untracked);
+    for (int i = 0; i < 5; ++i) {
+        regs.read(kRcsMiMode, AccessSize::dword());  // polled
+    }
+    regs.write(0x12340, AccessSize::dword(), 1);  // untracked, twice
+    regs.read(0x12340, AccessSize::dword());
+    regs.write(kGtIir0, AccessSize::qword(), 0);  // a qword: two dwords, once each
+    const auto hot = regs.hottest(3);
+    REQUIRE(hot.size() == 3);
+    CHECK(hot[0].offset == kRcsMiMode);
+    CHECK(hot[0].accesses == 5);
+    CHECK(hot[1].offset == 0x12340);
+    CHECK(hot[1].accesses == 2);
+    CHECK(hot[2].offset == kGtIir0);  // ties: the lower offset first
+    CHECK(hot[2].accesses == 1);
+    CHECK(regs.hottest(100).size() == 4);
+}

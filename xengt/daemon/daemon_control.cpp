@@ -221,7 +221,7 @@ std::string Daemon::control_stats(std::string_view arg) {
         return error("dom" + std::to_string(*domid) + ": no vGPU is attached to it (" +
                      attached_list(display_.sources()) + ")");
     }
-    const std::optional<xen::SessionStatus> s = session->query_status(std::chrono::seconds(1));
+    const std::optional<xen::SessionStatus> s = session->query_status(std::chrono::seconds(1), 8);
     if (!s) {
         return error("dom" + std::to_string(*domid) + ": its session did not answer within 1 s");
     }
@@ -239,6 +239,10 @@ std::string Daemon::control_stats(std::string_view arg) {
         static_cast<ull>(c.pio_reads), static_cast<ull>(c.pio_writes),
         static_cast<ull>(c.aperture_reads + c.aperture_writes), static_cast<ull>(c.untracked),
         static_cast<ull>(c.rejected), static_cast<ull>(c.msi_raised));
+    for (const mediator::Vgpu::HotRegister& h : s->hot_registers) {
+        body += printf_string("\nhot_register 0x%05x %u %s", h.offset, h.accesses,
+                              *h.name != 0 ? h.name : "(untracked)");
+    }
     return ok(body);
 }
 

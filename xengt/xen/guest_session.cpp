@@ -259,11 +259,16 @@ SessionStatus GuestSession::status() const {
     return s;
 }
 
-std::optional<SessionStatus> GuestSession::query_status(std::chrono::milliseconds timeout) {
+std::optional<SessionStatus> GuestSession::query_status(std::chrono::milliseconds timeout,
+                                                        size_t hot) {
     // Shared: the loop may run the handler after this caller gave up.
     auto answer = std::make_shared<std::promise<SessionStatus>>();
     std::future<SessionStatus> future = answer->get_future();
-    boost::asio::post(io_, [this, answer] { answer->set_value(status()); });
+    boost::asio::post(io_, [this, answer, hot] {
+        SessionStatus s = status();
+        s.hot_registers = vgpu_.hottest_registers(hot);
+        answer->set_value(std::move(s));
+    });
     if (future.wait_for(timeout) != std::future_status::ready) {
         return std::nullopt;
     }

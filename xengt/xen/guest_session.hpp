@@ -64,6 +64,8 @@ struct SessionStatus {
     bool write_protect_available = false;  // the p2m_ioreq_server type is ours
     size_t protected_pages = 0;            // guest pages write-protected for the mediator
     bool ggtt_backing = false;             // the GGTT RAM backing exists
+    // query_status() only: the registers the guest accessed most.
+    std::vector<mediator::Vgpu::HotRegister> hot_registers;
 };
 
 class GuestSession final : private mediator::HypervisorPort {
@@ -83,7 +85,9 @@ public:
     // From any other thread while run() executes: status() taken on the
     // session's loop between two requests. Nothing if the loop does not get
     // to it within `timeout` (it is ending, or stuck).
-    std::optional<SessionStatus> query_status(std::chrono::milliseconds timeout);
+    // With `hot` > 0 it also lists that many of the guest's most accessed
+    // registers.
+    std::optional<SessionStatus> query_status(std::chrono::milliseconds timeout, size_t hot = 0);
     const std::string& subject() const { return subject_; }
     // Where the session publishes its state, mirroring QEMU's
     // /local/domain/0/device-model/<domid>/state convention.
