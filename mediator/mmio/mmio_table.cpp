@@ -261,6 +261,11 @@ constexpr MmioRow kRows[] = {
     irq_imr(0x444E4, "GEN8_PCU_IMR"),
     irq_iir(0x444E8, "GEN8_PCU_IIR"),
     irq_ier(0x444EC, "GEN8_PCU_IER"),
+    // Panel self refresh (eDP PSR, SKL): a flat interrupt pair outside the
+    // two-level scheme; i915 resets it by writing all ones to both and checks
+    // that the IIR then reads 0 (write-1-to-clear). No PSR panel: no events.
+    {0x64834, 4, "EDP_PSR_IMR", RegPolicy::Vreg, ~0u, 0, nullptr, nullptr},
+    {0x64838, 4, "EDP_PSR_IIR", RegPolicy::Rw1c, 0, 0, nullptr, nullptr},
     // South display (PCH): GMBUS and hotplug (§6.1).
     // SDEISR also shows the virtual monitor's live hotplug state (display_ports.hpp).
     custom(display::kSdeIsr, 4, "SDEISR", display::sde_isr_read, display::status_write),

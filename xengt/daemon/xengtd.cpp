@@ -66,6 +66,9 @@ int main(int argc, char** argv) {
          "0: secondary (class 'other display', 0x038000), so the guest's firmware "
          "keeps its emulated VGA as boot display while i915 still binds. Legacy "
          "VGA itself is not emulated either way")
+        ("vgt_display", po::value<unsigned>()->default_value(1),
+         "1: each vGPU has a virtual DisplayPort monitor (port D, 1024x768 EDID), "
+         "as GVT-g gives a Skylake vGPU; 0: headless, its display pipes fused off")
         ("vgt_cap", po::value<unsigned>()->default_value(0),
          "most of each engine's time each guest may use, percent (0 = no cap, "
          "1-100), over 100 ms periods; a capped guest waits even when the engine "
@@ -129,11 +132,13 @@ int main(int argc, char** argv) {
         return 2;
     }
     const unsigned primary = vm["vgt_primary"].as<unsigned>();
+    const unsigned display = vm["vgt_display"].as<unsigned>();
     const unsigned cap = vm["vgt_cap"].as<unsigned>();
     const unsigned weight = vm["vgt_weight"].as<unsigned>();
-    if (primary > 1 || cap > 100 || weight == 0 || weight > 100) {
+    if (primary > 1 || display > 1 || cap > 100 || weight == 0 || weight > 100) {
         std::fprintf(stderr,
-                     "xengtd: vgt_primary must be 0 or 1, vgt_cap 0-100 (percent) and "
+                     "xengtd: vgt_primary and vgt_display must be 0 or 1, vgt_cap 0-100 "
+                     "(percent) and "
                      "vgt_weight 1-100\n");
         return 2;
     }
@@ -177,6 +182,7 @@ int main(int argc, char** argv) {
             opts.bdf = *bdf;
             opts.vgpu.vgt_id = vgt_id++;
             opts.vgpu.primary = primary == 1;
+            opts.vgpu.display = display == 1;
             opts.vgpu.cap_percent = cap;
             opts.vgpu.weight = weight;
             opts.vgpu.ggtt_strategy = ggtt == "ram" ? xengt::mediator::GgttStrategy::RamBacked
