@@ -3,7 +3,8 @@
 # unmodified i915 on xengt's vGPUs, under real Xen 4.17 booted in QEMU
 # (tests/e2e/linux/dom0-init.sh is the scenario).
 #
-#   linux-e2e.sh --xengtd PATH --gem-test PATH --out DIR [--timeout SECONDS]
+#   linux-e2e.sh --xengtd PATH --xengt-ctl PATH --gem-test PATH --out DIR
+#                [--timeout SECONDS]
 #
 # Builds the guests' initramfs in DIR (busybox, i915.ko and its dependencies
 # from the dom0 kernel's modules, xengt-gem-test, tests/e2e/linux/init.sh as
@@ -13,18 +14,19 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-XENGTD= GEM_TEST= OUT= TIMEOUT=1200
+XENGTD= XENGT_CTL= GEM_TEST= OUT= TIMEOUT=1200
 while [ $# -gt 0 ]; do
     case $1 in
         --xengtd) XENGTD=$2; shift 2 ;;
         --gem-test) GEM_TEST=$2; shift 2 ;;
+        --xengt-ctl) XENGT_CTL=$2; shift 2 ;;
         --out) OUT=$2; shift 2 ;;
         --timeout) TIMEOUT=$2; shift 2 ;;
         *) echo "linux-e2e: unknown argument $1" >&2; exit 2 ;;
     esac
 done
-if [ -z "$XENGTD" ] || [ -z "$GEM_TEST" ] || [ -z "$OUT" ]; then
-    echo "usage: linux-e2e.sh --xengtd PATH --gem-test PATH --out DIR [--timeout S]" >&2
+if [ -z "$XENGTD" ] || [ -z "$XENGT_CTL" ] || [ -z "$GEM_TEST" ] || [ -z "$OUT" ]; then
+    echo "usage: linux-e2e.sh --xengtd PATH --xengt-ctl PATH --gem-test PATH --out DIR [--timeout S]" >&2
     exit 2
 fi
 
@@ -64,4 +66,4 @@ echo "linux-e2e: guest initramfs $(du -h "$OUT"/linux-initrd.gz | cut -f1), kern
 exec "$ROOT"/tools/e2e/xen-e2e.sh --xengtd "$XENGTD" --out "$OUT" \
     --init "$ROOT"/tests/e2e/linux/dom0-init.sh \
     --file "$OUT"/vmlinuz --file "$OUT"/linux-initrd.gz --file "$ROOT"/tests/e2e/linux/guest.cfg \
-    --mem 3072 --timeout "$TIMEOUT"
+    --tool "$XENGT_CTL" --mem 3072 --timeout "$TIMEOUT"
