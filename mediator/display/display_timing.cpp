@@ -45,6 +45,22 @@ bool pipe_enabled(const mmio::MmioContext& ctx, unsigned pipe) {
     return (ctx.vreg(pipe_reg(kPipeConf, pipe)) & kPipeConfEnable) != 0;
 }
 
+uint32_t pipedsl_read(mmio::MmioContext& ctx, uint32_t offset) {
+    const unsigned pipe = (offset - kPipeDsl) / kPipeStride;
+    uint32_t& line = ctx.vreg(offset);
+    if (!pipe_enabled(ctx, pipe)) {
+        line = 0;
+        return 0;
+    }
+    const uint32_t vtotal = ((ctx.vreg(pipe_reg(kTransVtotal, pipe)) >> 16) & 0x1FFF) + 1;
+    line = (line + 1) % vtotal;
+    return line;
+}
+
+TrapResult pipedsl_write(mmio::MmioContext&, uint32_t, uint32_t, uint32_t) {
+    return TrapResult::Rejected;
+}
+
 InterruptEvent take_vblank_event(mmio::MmioContext& ctx, unsigned pipe) {
     uint32_t bits = kVblank;
     const auto mine = static_cast<uint8_t>(1u << pipe);

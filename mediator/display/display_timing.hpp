@@ -24,7 +24,9 @@ inline constexpr unsigned kPipeCount = 3;
 inline constexpr uint32_t kPipeStride = 0x1000;
 
 // Pipe A offsets (§7.1, §7.2).
+inline constexpr uint32_t kTransVtotal = 0x6000C;  // TRANS_VTOTAL: (vtotal - 1) in 28:16
 inline constexpr uint32_t kPipeSrc = 0x6001C;      // PIPESRC
+inline constexpr uint32_t kPipeDsl = 0x70000;      // PIPEDSL: current scan line in 19:0
 inline constexpr uint32_t kPipeConf = 0x70008;     // PIPECONF / TRANSCONF
 inline constexpr uint32_t kFrmCount = 0x70040;     // PIPE_FRMCOUNT_G4X
 inline constexpr uint32_t kFlipCount = 0x70044;    // PIPE_FLIPCOUNT_G4X
@@ -80,6 +82,15 @@ struct DisplayState {
 };
 
 bool pipe_enabled(const mmio::MmioContext& ctx, unsigned pipe);
+
+// PIPEDSL: a running pipe's scan line moves on; drivers poll it to see that
+// a pipe started and to keep plane updates out of the vblank. A virtual pipe
+// has no beam, so each read finds it one line further, wrapping at the
+// pipe's vtotal: every poller sees it move and pass through the vblank. A
+// stopped pipe reads 0. Writes are dropped (read-only).
+uint32_t pipedsl_read(mmio::MmioContext& ctx, uint32_t offset);
+TrapResult pipedsl_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
+                         uint32_t byte_mask);
 
 // What pipe `pipe`'s next vblank raises: the vblank bit, plus flip-done if a
 // synchronous flip is pending (now taken). Both go in one event, so a frame

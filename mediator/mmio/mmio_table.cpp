@@ -278,6 +278,12 @@ constexpr MmioRow kRows[] = {
     // a plane surface write is a flip and arms the plane registers. DSPCNTR/
     // PLANE_CTL and the other plane registers are plain storage (the async-
     // flip bit 9 is read by the flip). PIPESRC sizes the pipe.
+    custom(display::pipe_reg(display::kPipeDsl, 0), 4, "PIPEDSL_A", display::pipedsl_read,
+           display::pipedsl_write),
+    custom(display::pipe_reg(display::kPipeDsl, 1), 4, "PIPEDSL_B", display::pipedsl_read,
+           display::pipedsl_write),
+    custom(display::pipe_reg(display::kPipeDsl, 2), 4, "PIPEDSL_C", display::pipedsl_read,
+           display::pipedsl_write),
     pipe_src(0, "PIPESRC_A"),
     pipe_src(1, "PIPESRC_B"),
     pipe_src(2, "PIPESRC_C"),

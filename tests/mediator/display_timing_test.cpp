@@ -6,6 +6,7 @@
 
 #include "irq_test_support.hpp"
 #include "mediator/display/display_timing.hpp"
+#include "mediator/mmio/register_file.hpp"
 
 using namespace xengt;
 using namespace xengt::mediator;
@@ -275,4 +276,24 @@ TEST_CASE("hostile writes to the display registers never crash", "[display][fuzz
         CHECK(((conf & kEnable) != 0) == ((conf & kState) != 0));
     }
     CHECK(d.vgpu.counters().vblanks > 0);
+}
+
+TEST_CASE("a running pipe's scan line moves on every read and wraps at vtotal", "[display]") {
+    GuestLog log("test");
+    uint64_t untracked = 0;
+    mmio::RegisterFile regs(log, untracked);
+    const auto line = [&] {
+        return static_cast<uint32_t>(regs.read(display::kPipeDsl, AccessSize::dword()).value);
+    };
+    CHECK(line() == 0);  // stopped
+    regs.write(display::kTransVtotal, AccessSize::dword(), (4u - 1) << 16 | (3u - 1));
+    regs.write(display::kPipeConf, AccessSize::dword(), display::kPipeConfEnable);
+    CHECK(line() == 1);
+    CHECK(line() == 2);
+    CHECK(line() == 3);
+    CHECK(line() == 0);  // vtotal 4: lines 0-3
+    CHECK(regs.write(display::kPipeDsl, AccessSize::dword(), 7) == TrapResult::Rejected);
+    regs.write(display::kPipeConf, AccessSize::dword(), 0);
+    CHECK(line() == 0);
+    CHECK(untracked == 1);  // TRANS_VTOTAL is plain storage
 }
