@@ -61,9 +61,12 @@ for m in $MODULES; do
 done
 (cd "$G" && find . | cpio -o -H newc --quiet | gzip -6) >"$OUT"/linux-initrd.gz
 cp "/boot/vmlinuz-$KVER" "$OUT"/vmlinuz
+# xengtd's options in the scenario (XENGT_E2E_XENGTD_ARGS overrides them).
+echo "${XENGT_E2E_XENGTD_ARGS---vgt_display 0}" >"$OUT"/xengtd.args
 echo "linux-e2e: guest initramfs $(du -h "$OUT"/linux-initrd.gz | cut -f1), kernel $KVER"
 
 exec "$ROOT"/tools/e2e/xen-e2e.sh --xengtd "$XENGTD" --out "$OUT" \
     --init "$ROOT"/tests/e2e/linux/dom0-init.sh \
     --file "$OUT"/vmlinuz --file "$OUT"/linux-initrd.gz --file "$ROOT"/tests/e2e/linux/guest.cfg \
+    --file "$OUT"/xengtd.args \
     --tool "$XENGT_CTL" --mem 3072 --timeout "$TIMEOUT"

@@ -66,9 +66,10 @@ int main(int argc, char** argv) {
          "0: secondary (class 'other display', 0x038000), so the guest's firmware "
          "keeps its emulated VGA as boot display while i915 still binds. Legacy "
          "VGA itself is not emulated either way")
-        ("vgt_display", po::value<unsigned>()->default_value(1),
-         "1: each vGPU has a virtual DisplayPort monitor (port D, 1024x768 EDID), "
-         "as GVT-g gives a Skylake vGPU; 0: headless, its display pipes fused off")
+        ("vgt_display", po::value<unsigned>()->default_value(0),
+         "0: headless vGPUs, their display pipes fused off; 1: each vGPU has a "
+         "virtual DisplayPort monitor (port D, 1024x768 EDID), as GVT-g gives a "
+         "Skylake vGPU (not yet usable by a Linux guest: see README)")
         ("vgt_cap", po::value<unsigned>()->default_value(0),
          "most of each engine's time each guest may use, percent (0 = no cap, "
          "1-100), over 100 ms periods; a capped guest waits even when the engine "

@@ -75,6 +75,9 @@ refresh_log() { guest_log "$1" >/tmp/guest$1.log; }
 guest_done() { refresh_log "$1"; grep -q "XENGT-LINUX: DONE" /tmp/guest$1.log; }
 guest_said() { grep -q -- "$2" /tmp/guest$1.log; }
 both_done() { guest_done "$A" && guest_done "$B"; }
+# A guest that is gone, or has shut down (crashed), runs no more.
+guest_over() { guest_done "$1" || xl list "$1" 2>/dev/null | awk 'NR == 2 { exit !($5 ~ /s/) }'; }
+both_over() { guest_over "$A" && guest_over "$B"; }
 attached() { xenstore-read /local/domain/0/device-model/$1/xengt/state | grep -q running; }
 both_attached() { attached "$A" && attached "$B"; }
 domain_gone() { ! xl list | grep -q -e "^$1 " -e "(null)"; }
@@ -120,7 +123,10 @@ xl create -q -p $CFG 'name="linux-b"' || { say "xl create B failed"; FAILED=1; f
 A=$(xl domid linux-a)
 B=$(xl domid linux-b)
 say "A is dom$A, B is dom$B; starting xengtd"
-xengtd --domid "$A" --domid "$B" ${XENGTD_ARGS:---vgt_display 0} >/tmp/xengtd.log 2>&1 &
+XENGTD_ARGS=$(cat /guest/xengtd.args 2>/dev/null)
+say "xengtd options: ${XENGTD_ARGS:-(none)}"
+# shellcheck disable=SC2086
+xengtd --domid "$A" --domid "$B" $XENGTD_ARGS >/tmp/xengtd.log 2>&1 &
 XENGTD=$!
 # xengtd's log goes to the console as it is written, next to the guests'
 # kernel logs (Xen's "(dN)" lines), so a run can be followed live.
@@ -145,7 +151,13 @@ while :; do
         xengt-ctl stats "$d" >/tmp/probe$d.stats 2>&1
         say "dom$d: i915 probed; xengtd's counters: $(tr '\n' ' ' </tmp/probe$d.stats)"
     done
-    both_done && break
+    for d in "$A" "$B"; do
+        [ -f /tmp/ended$d ] && continue
+        guest_over "$d" && ! guest_done "$d" || continue
+        touch /tmp/ended$d
+        say "dom$d ended without finishing (see Xen's lines above: a crash?)"
+    done
+    both_over && break
     [ "$(date +%s)" -ge "$deadline" ] && break
     if [ "$(date +%s)" -ge "$next_progress" ]; then
         next_progress=$(($(date +%s) + 60))
@@ -154,6 +166,7 @@ while :; do
     sleep 2
 done
 check "both guests ran to the end" both_done
+
 say "guests done ($(awk "BEGIN{print $(now) - $T0}")s after unpause)"
 for d in "$A" "$B"; do
     say "dom$d's log:"
@@ -165,6 +178,7 @@ check_linux_guest "$B"
 check "dom$A and dom$B powered off" wait_for 60 sh -c "! xl list | grep -q -e linux-a -e linux-b"
 xl destroy linux-a 2>/dev/null
 xl destroy linux-b 2>/dev/null
+sleep 1
 check "xengtd exited once its last guest was gone" wait_for 60 xengtd_exited
 wait "$XENGTD"
 XENGTD_RC=$?
