@@ -11,9 +11,11 @@
 
 #include "mediator/cmd/command_table.hpp"
 #include "mediator/cmd/scanner.hpp"
+#include "scanner_test_support.hpp"
 #include "tests/i915_gen9_streams.hpp"
 
 using namespace xengt::mediator::cmd;
+using xengt::mediator::cmd::test::MapSource;
 namespace i915 = xengt::test::i915;
 using i915::Dwords;
 
@@ -34,22 +36,6 @@ ScanPolicy policy(Engine e) {
     p.gm = {GmRange{kAperture, 64u << 20}, GmRange{kHidden, 256u << 20}};
     return p;
 }
-
-class MapSource final : public BatchSource {
-public:
-    std::map<uint64_t, Dwords> batches;
-    std::optional<std::span<const uint32_t>> fetch(const BatchCall& call) override {
-        const auto it = batches.find(call.address);
-        if (it == batches.end()) {
-            return std::nullopt;
-        }
-        return std::span<const uint32_t>(it->second)
-            .first(std::min(call.max_dwords, it->second.size()));
-    }
-    std::optional<std::span<const uint32_t>> extend(uint8_t, size_t) override {
-        return std::nullopt;
-    }
-};
 
 Dwords cat(std::initializer_list<Dwords> parts) {
     Dwords out;

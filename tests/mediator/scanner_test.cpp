@@ -16,8 +16,10 @@
 #include "mediator/cmd/command_table.hpp"
 #include "mediator/cmd/register_allowlist.hpp"
 #include "mediator/cmd/scanner.hpp"
+#include "scanner_test_support.hpp"
 
 using namespace xengt::mediator::cmd;
+using xengt::mediator::cmd::test::MapSource;
 using Dwords = std::vector<uint32_t>;
 
 namespace {
@@ -34,24 +36,6 @@ ScanPolicy policy(Engine e) {
     p.batch_budget_dwords = 16384;
     return p;
 }
-
-// Batches by address; each fetch returns the whole stored batch (up to max),
-// so nothing is ever extended.
-class MapSource final : public BatchSource {
-public:
-    std::map<uint64_t, Dwords> batches;
-    std::optional<std::span<const uint32_t>> fetch(const BatchCall& call) override {
-        const auto it = batches.find(call.address);
-        if (it == batches.end()) {
-            return std::nullopt;
-        }
-        return std::span<const uint32_t>(it->second)
-            .first(std::min(call.max_dwords, it->second.size()));
-    }
-    std::optional<std::span<const uint32_t>> extend(uint8_t, size_t) override {
-        return std::nullopt;
-    }
-};
 
 // Like the shadowing source of the workload path: each fetch copies up to
 // the end of the batch's first 4 KiB page, each extension one more page,
