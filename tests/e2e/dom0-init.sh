@@ -11,37 +11,7 @@
 #   4. B runs and is still served;
 #   5. negative control: guest C without xengtd sees all-ones;
 #   6. B destroyed: xengtd exits 0.
-/bin/busybox --install -s /bin
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
-mkdir -p /run/xen /run/xenstored /run/lock /var/log/xen /var/lib/xen /var/lib/xenstored
-
-now() { cut -d' ' -f1 /proc/uptime; }
-say() { echo "E2E: [dom0 +$(now)s] $*"; }
-FAILED=0
-check() {  # check "what" command...
-    what=$1
-    shift
-    if "$@" >/dev/null 2>&1; then
-        echo "E2E-CHECK: PASS $what"
-    else
-        echo "E2E-CHECK: FAIL $what"
-        FAILED=1
-    fi
-}
-wait_for() {  # wait_for SECONDS command... : poll until true, bounded by wall time
-    deadline=$(($(date +%s) + $1))
-    shift
-    while ! "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -ge "$deadline" ] && return 1
-        sleep 0.2
-    done
-}
+. /e2e-lib.sh
 finish() {
     say "xengtd log:"
     sed 's/^/    xengtd| /' /tmp/xengtd.log 2>/dev/null
@@ -51,14 +21,7 @@ finish() {
 }
 
 say "dom0 up"
-for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
-    insmod /lib/modules/$m.ko || say "insmod $m failed"
-done
-mount -t xenfs xenfs /proc/xen
-xenstored --pid-file=/run/xenstored.pid || { say "xenstored failed"; FAILED=1; finish; }
-xen-init-dom0 >/dev/null || say "xen-init-dom0 failed"
-xenconsoled --pid-file=/run/xenconsoled.pid || say "xenconsoled failed"
-say "toolstack up"
+start_toolstack || { FAILED=1; finish; }
 
 # Lines the guest printed on port 0xE9, as Xen's console shows them.
 # Xen prints them as "(dN) [timestamp] XENGT-GUEST: ...".

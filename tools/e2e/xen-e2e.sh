@@ -84,6 +84,7 @@ for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
 done
 for f in "${FILES[@]}"; do cp "$f" "$R"/guest/; done
 cp "$INIT" "$R"/init
+cp "$ROOT"/tests/e2e/dom0-lib.sh "$R"/e2e-lib.sh
 chmod +x "$R"/init
 
 for f in "$R$XENBIN"/* "$R"/usr/bin/* "$R"/usr/libexec/*; do ldd "$f" 2>/dev/null || true; done |

@@ -10,37 +10,8 @@
 # vGPU and finish probing not wedged, then runs xengt-gem-test's batches on
 # the render and blitter engines through xengtd's scanner and scheduler, and
 # powers off. xengtd's final counters for each must show the workloads.
-/bin/busybox --install -s /bin
-export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
-mount -t proc proc /proc
-mount -t sysfs sys /sys
-mount -t devtmpfs dev /dev
-mkdir -p /dev/pts /dev/shm && mount -t devpts devpts /dev/pts
-mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
-mkdir -p /run/xen /run/xenstored /run/lock /var/log/xen /var/lib/xen /var/lib/xenstored
-
-now() { cut -d' ' -f1 /proc/uptime; }
-say() { echo "E2E: [dom0 +$(now)s] $*"; }
-FAILED=0
-check() {  # check "what" command...
-    what=$1
-    shift
-    if "$@" >/dev/null 2>&1; then
-        echo "E2E-CHECK: PASS $what"
-    else
-        echo "E2E-CHECK: FAIL $what"
-        FAILED=1
-    fi
-}
-wait_for() {  # wait_for SECONDS command... : poll until true, bounded by wall time
-    deadline=$(($(date +%s) + $1))
-    shift
-    while ! "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -ge "$deadline" ] && return 1
-        sleep 1
-    done
-}
+. /e2e-lib.sh
+WAIT_POLL=1  # each poll costs the guests CPU
 finish() {
     if [ $FAILED != 0 ]; then
         for f in /var/log/xen/qemu-dm-*.log; do
@@ -54,18 +25,10 @@ finish() {
 }
 
 say "dom0 up"
-for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
-    insmod /lib/modules/$m.ko || say "insmod $m failed"
-done
-mount -t xenfs xenfs /proc/xen
-xenstored --pid-file=/run/xenstored.pid || { say "xenstored failed"; FAILED=1; finish; }
-xen-init-dom0 >/dev/null || say "xen-init-dom0 failed"
 # xenconsoled also copies Xen's console (the guests' port-0xE9 lines among
 # it) to a file as it comes: reading that is cheap, where each `xl dmesg`
 # costs about a second of this emulated dom0's CPU, taken from the guests.
-xenconsoled --pid-file=/run/xenconsoled.pid --log=hv --log-dir=/var/log/xen ||
-    say "xenconsoled failed"
-say "toolstack up"
+start_toolstack --log=hv --log-dir=/var/log/xen || { FAILED=1; finish; }
 
 # What a guest's kernel printed (through port 0xE9, as "(dN) ..." lines of
 # Xen's console). Once the guest said DONE its lines no longer change:
