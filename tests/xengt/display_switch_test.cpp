@@ -248,6 +248,7 @@ TEST_CASE("a foreground switch shows the new guest's pixels after exactly one vb
     CHECK(stat("mmio_writes") > 0);  // the guest programmed its display
     CHECK(stat("mmio_reads") > 0);
     CHECK(stat("rejected") == 0);
+    CHECK(stat("protected_pages") == 0);  // this guest builds no PPGTT
     CHECK(rig.ask("stats 999").error.starts_with("dom999: no vGPU is attached to it"));
     CHECK(rig.ask("stats").error == "usage: stats <domid>");
     CHECK(rig.ask("switch").error == "usage: switch <domid>|none");

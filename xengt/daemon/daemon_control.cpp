@@ -239,6 +239,11 @@ std::string Daemon::control_stats(std::string_view arg) {
         static_cast<ull>(c.pio_reads), static_cast<ull>(c.pio_writes),
         static_cast<ull>(c.aperture_reads + c.aperture_writes), static_cast<ull>(c.untracked),
         static_cast<ull>(c.rejected), static_cast<ull>(c.msi_raised));
+    // Guest page tables the vGPU shadows are write-protected: their stores
+    // come here as requests.
+    body += printf_string("\nprotected_pages %zu\nprotected_writes %llu\nlate_protected %llu",
+                          s->protected_pages, static_cast<ull>(s->dispatch.protected_writes),
+                          static_cast<ull>(s->dispatch.late_protected));
     for (const mediator::Vgpu::HotRegister& h : s->hot_registers) {
         body += printf_string("\nhot_register 0x%05x %u %s", h.offset, h.accesses,
                               *h.name != 0 ? h.name : "(untracked)");
