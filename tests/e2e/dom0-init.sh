@@ -108,6 +108,13 @@ xengtd --domid "$A" --domid "$B" >/tmp/xengtd.log 2>&1 &
 XENGTD=$!
 check "xengtd attached to dom$A and dom$B" wait_for 30 both_attached
 both_attached || { say "xengtd did not attach"; FAILED=1; finish; }
+# kernel/xengt-mfn: machine frames of dom0's foreign mappings of guest A
+# (non-contiguous guest frames), as a real GPU's tables will need them.
+check "the xengt-mfn module loads" insmod /lib/modules/xengt_mfn.ko
+xengt-mfn-probe "$A" 100 101 1ff 400 7ff >/tmp/mfn-probe.log 2>&1
+sed "s/^/    /" /tmp/mfn-probe.log
+check "xengt-mfn resolves dom$A's frames and refuses what is not a foreign mapping" \
+    grep -q "MFN-PROBE: RESULT PASS" /tmp/mfn-probe.log
 say "attached; unpausing A"
 T_A=$(now)
 xl unpause xengt-a

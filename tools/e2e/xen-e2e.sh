@@ -58,6 +58,21 @@ if [ -z "$KVER" ]; then
     exit 1
 fi
 
+# kernel/xengt-mfn, built against the dom0 kernel's own headers.
+MODSRC=$OUT/xengt-mfn
+rm -rf "$MODSRC"
+mkdir -p "$MODSRC"
+cp "$ROOT"/kernel/xengt-mfn/{Kbuild,xengt_mfn.c,xengt_mfn_uapi.h} "$MODSRC"/
+if [ ! -d "/lib/modules/$KVER/build" ]; then
+    echo "xen-e2e: no headers for $KVER (Debian package linux-headers-$KVER) to build xengt-mfn" >&2
+    exit 1
+fi
+make -s -C "/lib/modules/$KVER/build" M="$MODSRC" modules >"$OUT"/xengt-mfn-build.log 2>&1 || {
+    cat "$OUT"/xengt-mfn-build.log >&2
+    echo "xen-e2e: building kernel/xengt-mfn for $KVER failed" >&2
+    exit 1
+}
+
 XENBIN=/usr/lib/xen-4.17/bin
 R=$OUT/rootfs
 rm -rf "$R"
@@ -82,6 +97,7 @@ for t in "${TOOLS[@]}"; do cp "$t" "$R"/usr/bin/; done
 for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
     cp "$(modinfo -k "$KVER" -n $m)" "$R"/lib/modules/$m.ko
 done
+cp "$MODSRC"/xengt_mfn.ko "$R"/lib/modules/
 for f in "${FILES[@]}"; do cp "$f" "$R"/guest/; done
 cp "$INIT" "$R"/init
 cp "$ROOT"/tests/e2e/dom0-lib.sh "$R"/e2e-lib.sh
