@@ -106,7 +106,8 @@ private:
                          f.pos,
                          dw0,
                          d != nullptr ? d->name : "",
-                         d != nullptr && d->why != nullptr ? d->why : ""};
+                         d != nullptr && d->why != nullptr ? d->why : "",
+                         r == ScanReason::RegisterNotAllowed ? refused_register_ : 0};
     }
 
     void scan_fast(Frame& f);
@@ -144,11 +145,7 @@ private:
         ScanCounts scratch;
         ScanCounts& counts = d->flow == Flow::Next ? scratch : result_.counts;
         if (const ScanReason r = check(*d, cmd, len, f.ppgtt, counts); r != ScanReason::None) {
-            fail(r, dw0, d);
-            if (r == ScanReason::RegisterNotAllowed) {
-                result_.error.register_offset = first_refused_register(*d, {cmd, len});
-            }
-            return;
+            return fail(r, dw0, d);
         }
         ++result_.counts.commands;
         result_.counts.dwords += len;
@@ -193,8 +190,7 @@ private:
 
     // Forbidden flags, events and audits of a command known to fit.
     [[gnu::always_inline]] inline ScanReason check(const CommandDesc& d, const uint32_t* dw,
-                                                   uint32_t len, bool in_ppgtt,
-                                                   ScanCounts& t) const {
+                                                   uint32_t len, bool in_ppgtt, ScanCounts& t) {
         const std::span<const uint32_t> cmd(dw, len);
         if (d.forbidden.mask != 0 && d.forbidden.any(cmd)) {
             return ScanReason::ForbiddenFlag;
@@ -224,24 +220,10 @@ private:
         return ScanReason::None;
     }
 
-    // The register a refusal names (cold: only on the way to an error).
-    static uint32_t first_refused_register(const CommandDesc& d, std::span<const uint32_t> cmd) {
-        for (size_t r = 0; r < d.n_registers; ++r) {
-            const RegisterField& rf = d.registers[r];
-            const size_t stride = rf.stride == 0 ? cmd.size() : rf.stride;
-            for (size_t i = rf.dword; i < cmd.size(); i += stride) {
-                const uint32_t offset = cmd[i] & kRegOffsetMask;
-                if ((kRegisterIndex.facts[allowed_register_row(offset)] & rf.use) == 0) {
-                    return offset;
-                }
-            }
-        }
-        return 0;
-    }
-
-    [[gnu::always_inline]] inline static ScanReason audit_register(const RegisterField& rf,
-                                                                   std::span<const uint32_t> cmd,
-                                                                   ScanCounts& t) {
+    // On a refusal, the register refused is kept for the error report.
+    [[gnu::always_inline]] inline ScanReason audit_register(const RegisterField& rf,
+                                                            std::span<const uint32_t> cmd,
+                                                            ScanCounts& t) {
         if (rf.when_any.mask != 0 && !rf.when_any.any(cmd)) {
             return ScanReason::None;
         }
@@ -256,6 +238,7 @@ private:
             const uint8_t facts =
                 kRegisterIndex.facts[allowed_register_row(cmd[i] & kRegOffsetMask)];
             if ((facts & rf.use) == 0) {
+                refused_register_ = cmd[i] & kRegOffsetMask;
                 return ScanReason::RegisterNotAllowed;
             }
             ++loads;
@@ -482,6 +465,7 @@ private:
     unsigned level_ = 0;
     std::array<Frame, kLevels> frames_{};
     ScanResult result_{};
+    uint32_t refused_register_ = 0;  // the last register audit_register refused
 };
 
 using Fast = uint32_t (*)(Scanner&, const uint32_t*, size_t, bool);
