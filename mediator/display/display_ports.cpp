@@ -167,13 +167,6 @@ uint32_t sde_isr_read(mmio::MmioContext& ctx, uint32_t offset) {
     return ctx.vreg(offset) | (m != nullptr && m->connected() ? kSdePortDHotplug : 0);
 }
 
-TrapResult status_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
-                        uint32_t /*byte_mask*/) {
-    XENGT_GUEST_LOG(ctx.log, LogLevel::Warn,
-                    "write 0x%08x to read-only status register 0x%05x dropped", value, offset);
-    return TrapResult::Rejected;
-}
-
 TrapResult pch_port_hotplug_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
                                   uint32_t byte_mask) {
     const uint32_t old = ctx.vreg(offset);

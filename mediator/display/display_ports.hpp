@@ -139,9 +139,6 @@ TrapResult gmbus2_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
                         uint32_t byte_mask);
 // SDEISR: the stored bits plus port D's live hotplug state.
 uint32_t sde_isr_read(mmio::MmioContext& ctx, uint32_t offset);
-// Read-only status registers (SDEISR, DPLL_STATUS): writes are dropped and logged.
-TrapResult status_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
-                        uint32_t byte_mask);
 // PCH_PORT_HOTPLUG: status fields write-1-to-clear, the rest plain.
 TrapResult pch_port_hotplug_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
                                   uint32_t byte_mask);

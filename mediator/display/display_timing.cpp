@@ -57,10 +57,6 @@ uint32_t pipedsl_read(mmio::MmioContext& ctx, uint32_t offset) {
     return line;
 }
 
-TrapResult pipedsl_write(mmio::MmioContext&, uint32_t, uint32_t, uint32_t) {
-    return TrapResult::Rejected;
-}
-
 InterruptEvent take_vblank_event(mmio::MmioContext& ctx, unsigned pipe) {
     uint32_t bits = kVblank;
     const auto mine = static_cast<uint8_t>(1u << pipe);

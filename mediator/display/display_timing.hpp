@@ -87,10 +87,8 @@ bool pipe_enabled(const mmio::MmioContext& ctx, unsigned pipe);
 // a pipe started and to keep plane updates out of the vblank. A virtual pipe
 // has no beam, so each read finds it one line further, wrapping at the
 // pipe's vtotal: every poller sees it move and pass through the vblank. A
-// stopped pipe reads 0. Writes are dropped (read-only).
+// stopped pipe reads 0. (A read-only row: writes are dropped.)
 uint32_t pipedsl_read(mmio::MmioContext& ctx, uint32_t offset);
-TrapResult pipedsl_write(mmio::MmioContext& ctx, uint32_t offset, uint32_t value,
-                         uint32_t byte_mask);
 
 // What pipe `pipe`'s next vblank raises: the vblank bit, plus flip-done if a
 // synchronous flip is pending (now taken). Both go in one event, so a frame

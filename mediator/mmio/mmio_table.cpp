@@ -26,6 +26,11 @@ constexpr MmioRow read_only(uint32_t offset, const char* name, uint32_t init) {
 constexpr MmioRow preset(uint32_t offset, const char* name, uint32_t init) {
     return {offset, 4, name, RegPolicy::Vreg, init, 0, nullptr, nullptr};
 }
+// Status the hardware computes (from other registers or vGPU state) and the
+// guest only reads: writes are dropped and logged like any read-only row's.
+constexpr MmioRow computed(uint32_t offset, const char* name, RegReadFn read) {
+    return {offset, 4, name, RegPolicy::ReadOnly, 0, 0, read, nullptr};
+}
 constexpr MmioRow masked(uint32_t offset, const char* name, uint32_t init) {
     return {offset, 4, name, RegPolicy::Masked, init, 0, nullptr, nullptr};
 }
@@ -125,9 +130,6 @@ constexpr uint32_t kGucMiaInReset = 1u << 0;
 constexpr uint32_t kDfsmPipesFusedOff = 1u << 30 | 1u << 21 | 1u << 28;
 uint32_t dfsm_read(MmioContext& ctx, uint32_t) {
     return ctx.display != nullptr && ctx.display->pipes_fused_off ? kDfsmPipesFusedOff : 0;
-}
-TrapResult read_only_write(MmioContext&, uint32_t, uint32_t, uint32_t) {
-    return TrapResult::Rejected;  // a fuse
 }
 // PCH_RAWCLK_FREQ bits 9:0: the south display's raw clock in MHz; SKL's PCH
 // runs it at 24 MHz.
@@ -268,7 +270,7 @@ constexpr MmioRow kRows[] = {
     {0x64838, 4, "EDP_PSR_IIR", RegPolicy::Rw1c, 0, 0, nullptr, nullptr},
     // South display (PCH): GMBUS and hotplug (§6.1).
     // SDEISR also shows the virtual monitor's live hotplug state (display_ports.hpp).
-    custom(display::kSdeIsr, 4, "SDEISR", display::sde_isr_read, display::status_write),
+    computed(display::kSdeIsr, "SDEISR", display::sde_isr_read),
     irq_imr(0xC4004, "SDEIMR"),
     irq_iir(0xC4008, "SDEIIR"),
     irq_ier(0xC400C, "SDEIER"),
@@ -278,12 +280,9 @@ constexpr MmioRow kRows[] = {
     // a plane surface write is a flip and arms the plane registers. DSPCNTR/
     // PLANE_CTL and the other plane registers are plain storage (the async-
     // flip bit 9 is read by the flip). PIPESRC sizes the pipe.
-    custom(display::pipe_reg(display::kPipeDsl, 0), 4, "PIPEDSL_A", display::pipedsl_read,
-           display::pipedsl_write),
-    custom(display::pipe_reg(display::kPipeDsl, 1), 4, "PIPEDSL_B", display::pipedsl_read,
-           display::pipedsl_write),
-    custom(display::pipe_reg(display::kPipeDsl, 2), 4, "PIPEDSL_C", display::pipedsl_read,
-           display::pipedsl_write),
+    computed(display::pipe_reg(display::kPipeDsl, 0), "PIPEDSL_A", display::pipedsl_read),
+    computed(display::pipe_reg(display::kPipeDsl, 1), "PIPEDSL_B", display::pipedsl_read),
+    computed(display::pipe_reg(display::kPipeDsl, 2), "PIPEDSL_C", display::pipedsl_read),
     pipe_src(0, "PIPESRC_A"),
     pipe_src(1, "PIPESRC_B"),
     pipe_src(2, "PIPESRC_C"),
@@ -358,8 +357,7 @@ constexpr MmioRow kRows[] = {
     plain(display::kDpllCtrl1, 4, "DPLL_CTRL1"),
     {display::kDpllCtrl2, 4, "DPLL_CTRL2", RegPolicy::Vreg, display::kDpllCtrl2Reset, 0, nullptr,
      nullptr},  // DDI clocks gated after reset
-    custom(display::kDpllStatus, 4, "DPLL_STATUS", display::dpll_status_read,
-           display::status_write),
+    computed(display::kDpllStatus, "DPLL_STATUS", display::dpll_status_read),
     // DBUF_CTL: power state follows the request.
     custom(display::kDbufCtl, 4, "DBUF_CTL", nullptr, display::dbuf_ctl_write),
     // GMBUS: every addressed cycle NAKs at once (no I2C device on any pin).
@@ -378,7 +376,7 @@ constexpr MmioRow kRows[] = {
     read_only(0x09120, "GEN8_FUSE2", kFuse2Skl),
     read_only(0x0C000, "GUC_STATUS", kGucMiaInReset),
     read_only(0x42000, "SKL_FUSE_STATUS", kSklFuseStatus),
-    custom(0x51000, 4, "SKL_DFSM", dfsm_read, read_only_write),
+    computed(0x51000, "SKL_DFSM", dfsm_read),
     preset(0xC6204, "PCH_RAWCLK_FREQ", kRawclkMhz),
 
     // Display power wells: a request is granted at once (power_management.hpp).
@@ -410,7 +408,9 @@ consteval bool table_is_well_formed() {
         if (r.policy == RegPolicy::Masked && r.init > 0xFFFF) {
             return false;  // masked registers have no state in bits 31:16
         }
-        if (r.policy != RegPolicy::Custom && (r.read != nullptr || r.write != nullptr)) {
+        if ((r.policy != RegPolicy::Custom && r.write != nullptr) ||
+            (r.policy != RegPolicy::Custom && r.policy != RegPolicy::ReadOnly &&
+             r.read != nullptr)) {
             return false;  // handlers would be silently ignored
         }
     }

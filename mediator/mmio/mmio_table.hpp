@@ -39,7 +39,7 @@ struct MmioRow {
     RegPolicy policy;
     uint32_t init;     // value of every dword of the row after reset
     uint32_t ro_mask;  // RoMask: bits the guest cannot change
-    RegReadFn read;    // Custom only
+    RegReadFn read;    // Custom; or ReadOnly whose value is computed, not stored
     RegWriteFn write;  // Custom only
 };
 

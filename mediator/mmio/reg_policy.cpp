@@ -15,9 +15,9 @@ uint32_t policy_read(const MmioRow& row, MmioContext& ctx, uint32_t offset) {
         case RegPolicy::Masked:
             return ctx.vreg(offset) & kMaskedValueBits;
         case RegPolicy::Custom:
+        case RegPolicy::ReadOnly:  // status a handler computes, or a stored value
             return row.read != nullptr ? row.read(ctx, offset) : ctx.vreg(offset);
         case RegPolicy::Vreg:
-        case RegPolicy::ReadOnly:
         case RegPolicy::RoMask:
         case RegPolicy::Rw1c:
             break;

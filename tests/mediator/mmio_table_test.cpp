@@ -131,7 +131,7 @@ TEST_CASE("the rows this slice promises are present", "[mmio]") {
         {0x44328, RegPolicy::Custom, 0},     {0x44338, RegPolicy::Custom, 0},
         {0x44200, RegPolicy::Custom, 0},     {0x0941C, RegPolicy::Custom, 0},
         {0x44304, RegPolicy::Custom, ~0u},   {0x4430C, RegPolicy::Custom, 0},
-        {0x44300, RegPolicy::ReadOnly, 0},   {0xC4000, RegPolicy::Custom, 0},
+        {0x44300, RegPolicy::ReadOnly, 0},   {0xC4000, RegPolicy::ReadOnly, 0},
         {0x444EC, RegPolicy::Custom, 0},     {0x020D0, RegPolicy::Custom, 0},
         {0x101008, RegPolicy::Custom, 0},    {0x100000, RegPolicy::Vreg, 0},
         {0x1000FC, RegPolicy::Vreg, 0},      {0x09120, RegPolicy::ReadOnly, 0x02800000},
