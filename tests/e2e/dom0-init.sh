@@ -31,13 +31,6 @@ guest_log() { xl dmesg | grep "^(d$1) .*XENGT-GUEST:"; }
 # second in this emulated dom0).
 guest_done() { guest_log "$1" >/tmp/guest$1.log; grep -q "XENGT-GUEST: DONE" /tmp/guest$1.log; }
 guest_said() { grep -q "XENGT-GUEST: $2" /tmp/guest$1.log; }
-attached() { xenstore-read /local/domain/0/device-model/$1/xengt/state | grep -q running; }
-both_attached() { attached "$A" && attached "$B"; }
-state_removed() { ! xenstore-read /local/domain/0/device-model/$1/xengt/state; }
-domain_gone() { ! xl list | grep -q -e "^$1 " -e "(null)"; }
-xengtd_running() { kill -0 "$XENGTD"; }
-xengtd_said() { grep -q "$1" /tmp/xengtd.log; }
-xengtd_exited() { ! kill -0 "$XENGTD"; }
 
 # The checks every guest served by xengtd must pass.
 check_served() {  # check_served DOMID VGT_ID

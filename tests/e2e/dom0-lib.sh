@@ -37,6 +37,16 @@ wait_for() {
     done
 }
 
+# xengtd as the scenarios run it: guests $A and $B, pid $XENGTD, its log in
+# /tmp/xengtd.log; its per-guest state is published in xenstore.
+attached() { xenstore-read /local/domain/0/device-model/$1/xengt/state | grep -q running; }
+both_attached() { attached "$A" && attached "$B"; }
+state_removed() { ! xenstore-read /local/domain/0/device-model/$1/xengt/state; }
+domain_gone() { ! xl list | grep -q -e "^$1 " -e "(null)"; }
+xengtd_running() { kill -0 "$XENGTD"; }
+xengtd_said() { grep -q -- "$1" /tmp/xengtd.log; }
+xengtd_exited() { ! kill -0 "$XENGTD"; }
+
 # start_toolstack [xenconsoled options...]: Xen's dom0 drivers, xenstored,
 # xenconsoled; false if xenstored did not start.
 start_toolstack() {

@@ -32,15 +32,8 @@ fi
 
 "$ROOT/scripts/setup.sh" --xen
 
-# The same kernel as dom0's (xen-e2e.sh picks the newest with Xen's modules).
-KVER=
-for v in $(ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V); do
-    modinfo -k "$v" -n xen-privcmd >/dev/null 2>&1 && KVER=$v
-done
-if [ -z "$KVER" ]; then
-    echo "linux-e2e: no /boot/vmlinuz-* with Xen modules found" >&2
-    exit 1
-fi
+# The same kernel as dom0's.
+KVER=$("$ROOT"/tools/e2e/dom0-kernel.sh) || { echo "linux-e2e: cannot pick a kernel" >&2; exit 1; }
 
 # i915 and what it needs, in load order (tests/e2e/linux/init.sh loads them).
 MODULES="i2c-algo-bit drm drm_kms_helper ttm rc-core cec drm_display_helper wmi video drm_buddy i915"

@@ -49,14 +49,7 @@ say() { echo "xen-e2e: [+$(elapsed)s] $*"; }
 "$ROOT/scripts/setup.sh" --xen
 
 # The dom0 kernel: the newest installed Debian kernel that has Xen's modules.
-KVER=
-for v in $(ls /boot/vmlinuz-* 2>/dev/null | sed 's|/boot/vmlinuz-||' | sort -V); do
-    modinfo -k "$v" -n xen-privcmd >/dev/null 2>&1 && KVER=$v
-done
-if [ -z "$KVER" ]; then
-    echo "xen-e2e: no /boot/vmlinuz-* with Xen modules found (is linux-image-amd64 installed?)" >&2
-    exit 1
-fi
+KVER=$("$ROOT"/tools/e2e/dom0-kernel.sh) || { echo "xen-e2e: cannot pick a dom0 kernel" >&2; exit 1; }
 
 # kernel/xengt-mfn, built against the dom0 kernel's own headers.
 MODSRC=$OUT/xengt-mfn

@@ -41,11 +41,6 @@ both_done() { guest_done "$A" && guest_done "$B"; }
 # A guest that is gone, or has shut down (crashed), runs no more.
 guest_over() { guest_done "$1" || xl list "$1" 2>/dev/null | awk 'NR == 2 { exit !($5 ~ /s/) }'; }
 both_over() { guest_over "$A" && guest_over "$B"; }
-attached() { xenstore-read /local/domain/0/device-model/$1/xengt/state | grep -q running; }
-both_attached() { attached "$A" && attached "$B"; }
-domain_gone() { ! xl list | grep -q -e "^$1 " -e "(null)"; }
-xengtd_said() { grep -q -- "$1" /tmp/xengtd.log; }
-xengtd_exited() { ! kill -0 "$XENGTD"; }
 
 check_linux_guest() {  # check_linux_guest DOMID
     d=$1
