@@ -31,16 +31,14 @@ say "dom0 up"
 start_toolstack --log=hv --log-dir=/var/log/xen || { FAILED=1; finish; }
 
 # What a guest's kernel printed (through port 0xE9, as "(dN) ..." lines of
-# Xen's console). Once the guest said DONE its lines no longer change:
-# guest_done keeps the copy, and the checks grep that.
-guest_log() { grep -a "^(d$1) " /var/log/xen/hypervisor.log; }
-refresh_log() { guest_log "$1" >/tmp/guest$1.log; }
-guest_done() { refresh_log "$1"; grep -q "XENGT-LINUX: DONE" /tmp/guest$1.log; }
+# Xen's console), copied by refresh_log; every check greps the copy. Once the
+# guest said DONE its lines no longer change.
+refresh_log() { grep -a "^(d$1) " /var/log/xen/hypervisor.log >/tmp/guest$1.log; }
 guest_said() { grep -q -- "$2" /tmp/guest$1.log; }
+guest_done() { guest_said "$1" "XENGT-LINUX: DONE"; }
 both_done() { guest_done "$A" && guest_done "$B"; }
-# A guest that is gone, or has shut down (crashed), runs no more.
-guest_over() { guest_done "$1" || xl list "$1" 2>/dev/null | awk 'NR == 2 { exit !($5 ~ /s/) }'; }
-both_over() { guest_over "$A" && guest_over "$B"; }
+# Guests are destroyed when they power off or crash; xenstore says so cheaply.
+domain_exists() { xenstore-read /local/domain/$1/name; }
 
 check_linux_guest() {  # check_linux_guest DOMID
     d=$1
@@ -101,21 +99,25 @@ xl unpause linux-b
 stats_line() { xengt-ctl stats "$1" 2>&1 | tr '\n' ' '; }
 deadline=$(($(date +%s) + ${GUEST_TIMEOUT:-900}))
 next_progress=$(($(date +%s) + 60))
+# Each round reads each running guest's log once; /tmp/over$d marks a guest
+# that finished or is gone.
 while :; do
     for d in "$A" "$B"; do
-        [ -f /tmp/probe$d.stats ] && continue
+        [ -f /tmp/over$d ] && continue
         refresh_log "$d"
-        grep -q "XENGT-LINUX: i915 loaded" /tmp/guest$d.log 2>/dev/null || continue
-        xengt-ctl stats "$d" >/tmp/probe$d.stats 2>&1
-        say "dom$d: i915 probed; xengtd's counters: $(tr '\n' ' ' </tmp/probe$d.stats)"
+        if [ ! -f /tmp/probe$d.stats ] && guest_said "$d" "XENGT-LINUX: i915 loaded"; then
+            xengt-ctl stats "$d" >/tmp/probe$d.stats 2>&1
+            say "dom$d: i915 probed; xengtd's counters: $(tr '\n' ' ' </tmp/probe$d.stats)"
+        fi
+        if guest_done "$d"; then
+            touch /tmp/over$d
+        elif ! domain_exists "$d" >/dev/null 2>&1; then
+            refresh_log "$d"  # its last lines may have come after the read above
+            touch /tmp/over$d
+            guest_done "$d" || say "dom$d ended without finishing (see Xen's lines above: a crash?)"
+        fi
     done
-    for d in "$A" "$B"; do
-        [ -f /tmp/ended$d ] && continue
-        guest_over "$d" && ! guest_done "$d" || continue
-        touch /tmp/ended$d
-        say "dom$d ended without finishing (see Xen's lines above: a crash?)"
-    done
-    both_over && break
+    [ -f /tmp/over$A ] && [ -f /tmp/over$B ] && break
     [ "$(date +%s)" -ge "$deadline" ] && break
     if [ "$(date +%s)" -ge "$next_progress" ]; then
         next_progress=$(($(date +%s) + 60))
