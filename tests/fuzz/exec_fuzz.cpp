@@ -84,6 +84,7 @@
 
 #include "../mediator/fake_gpu_memory.hpp"
 #include "../mediator/fake_hypervisor.hpp"
+#include "fuzz_input.hpp"
 #include "mediator/base/log.hpp"
 #include "mediator/cmd/scanner.hpp"
 #include "mediator/exec/virtual_execlist.hpp"
@@ -138,26 +139,7 @@ constexpr uint32_t kPcieDevCtl = 0x78;
     std::abort();
 }
 
-class Input {
-public:
-    Input(const uint8_t* d, size_t n) : d_(d), n_(n) {}
-    bool more() const { return at_ < n_; }
-    uint64_t take(unsigned bytes) {
-        uint64_t v = 0;
-        for (unsigned i = 0; i < bytes && at_ < n_; ++i) {
-            v |= uint64_t{d_[at_++]} << (8 * i);
-        }
-        return v;
-    }
-    uint32_t u8() { return static_cast<uint32_t>(take(1)); }
-    uint32_t u16() { return static_cast<uint32_t>(take(2)); }
-    uint32_t u32() { return static_cast<uint32_t>(take(4)); }
-
-private:
-    const uint8_t* d_;
-    size_t n_;
-    size_t at_ = 0;
-};
+using fuzz::Input;
 
 uint32_t state_dword(const std::byte* image, uint32_t dw) {
     uint32_t v = 0;

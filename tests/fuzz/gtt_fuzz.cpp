@@ -13,6 +13,7 @@
 
 #include "../mediator/fake_gpu_memory.hpp"
 #include "../mediator/fake_hypervisor.hpp"
+#include "fuzz_input.hpp"
 #include "mediator/base/log.hpp"
 #include "mediator/gtt/ggtt_shadow.hpp"
 #include "mediator/gtt/isolation.hpp"
@@ -30,24 +31,7 @@ constexpr uint32_t kDom = 5;
 constexpr uint64_t kGgttEntries = uint64_t{1} << 14;
 constexpr uint64_t kRamFrames = 256;  // FakeHypervisor's default 1 MiB
 
-// Reads little-endian fields off the input; zeros once it runs out.
-class Input {
-public:
-    Input(const uint8_t* d, size_t n) : d_(d), n_(n) {}
-    bool more() const { return at_ < n_; }
-    uint64_t take(unsigned bytes) {
-        uint64_t v = 0;
-        for (unsigned i = 0; i < bytes && at_ < n_; ++i) {
-            v |= uint64_t{d_[at_++]} << (8 * i);
-        }
-        return v;
-    }
-
-private:
-    const uint8_t* d_;
-    size_t n_;
-    size_t at_ = 0;
-};
+using fuzz::Input;
 
 void program_bar0(Vgpu& v, uint64_t bar0) {
     v.config_write(0x10, AccessSize::dword(), bar0 & 0xffffffff);
