@@ -109,8 +109,7 @@ private:
     EdidBlock edid_;
     std::array<uint8_t, kDpcdBytes> dpcd_{};
     bool connected_ = false;
-    uint8_t ddc_offset_ = 0;   // next EDID byte the EEPROM returns
-    uint8_t ddc_segment_ = 0;  // E-DDC segment pointer; 0 again after a STOP
+    uint8_t ddc_offset_ = 0;  // next EDID byte the EEPROM returns
 };
 
 }  // namespace xengt::mediator::display
