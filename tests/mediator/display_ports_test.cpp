@@ -3,6 +3,7 @@
 // PLL lock, DBUF power, DDI buffer idle, hotplug.
 #include <catch2/catch.hpp>
 
+#include <random>
 #include <vector>
 
 #include "irq_test_support.hpp"
@@ -318,4 +319,36 @@ TEST_CASE("the monitor's hotplug state is in SDEISR and a replug raises the even
     d.vgpu.set_monitor_connected(false);
     CHECK(d.reg(iir(IrqBank::Pch)) == 0);
     CHECK(d.reg(kPchPortHotplug) == 0);
+}
+
+TEST_CASE("hostile AUX messages on every channel always complete with a reply that fits",
+          "[display][hostile]") {
+    // The guest controls every byte of a message and its announced size (the
+    // 5-bit field says up to 31, the data registers hold 20): requests of
+    // any type, address (up to the top of the 20-bit space) and length,
+    // truncated headers, address-only frames, oversized sizes.
+    IrqVgpu d;
+    std::mt19937 rng(7);
+    for (int i = 0; i < 20000; ++i) {
+        const unsigned channel = rng() % kAuxChannels;
+        const uint32_t ctl = port_reg(kAuxCtlA, channel);
+        for (unsigned w = 0; w < kAuxDataRegs; ++w) {
+            d.set(ctl + kAuxDataOffset + w * 4, static_cast<uint32_t>(rng()));
+        }
+        const uint32_t size = rng() % 32;
+        d.set(ctl, kAuxSendBusy | kAuxClearStatus | size << kAuxMessageSizeShift);
+        const uint32_t after = d.reg(ctl);
+        INFO("channel " << channel << " size " << size << " ctl 0x" << std::hex << after);
+        REQUIRE((after & kAuxSendBusy) == 0);  // never left busy
+        REQUIRE((after & kAuxDone) != 0);      // always completes
+        const uint32_t reply = (after & kAuxMessageSizeMask) >> kAuxMessageSizeShift;
+        REQUIRE(reply <= kAuxMessageBytes);  // a reply fits the data registers
+        if (channel != kMonitorPort) {
+            REQUIRE((after & kAuxTimeoutError) != 0);  // nobody on the other ports
+        }
+        d.set(ctl, after | kAuxClearStatus);
+    }
+    // The monitor still answers a well-formed read afterwards.
+    const AuxResult caps = aux(d, kMonitorPort, native_read(0x000, 1));
+    check_ack(caps);
 }
