@@ -266,7 +266,7 @@ constexpr MmioRow kRows[] = {
     // Panel self refresh (eDP PSR, SKL): a flat interrupt pair outside the
     // two-level scheme; i915 resets it by writing all ones to both and checks
     // that the IIR then reads 0 (write-1-to-clear). No PSR panel: no events.
-    {0x64834, 4, "EDP_PSR_IMR", RegPolicy::Vreg, ~0u, 0, nullptr, nullptr},
+    preset(0x64834, "EDP_PSR_IMR", ~0u),
     {0x64838, 4, "EDP_PSR_IIR", RegPolicy::Rw1c, 0, 0, nullptr, nullptr},
     // South display (PCH): GMBUS and hotplug (§6.1).
     // SDEISR also shows the virtual monitor's live hotplug state (display_ports.hpp).
@@ -355,8 +355,7 @@ constexpr MmioRow kRows[] = {
     pll_ctl(display::kWrpll1Ctl, "WRPLL_CTL1"),
     pll_ctl(display::kWrpll2Ctl, "WRPLL_CTL2"),
     plain(display::kDpllCtrl1, 4, "DPLL_CTRL1"),
-    {display::kDpllCtrl2, 4, "DPLL_CTRL2", RegPolicy::Vreg, display::kDpllCtrl2Reset, 0, nullptr,
-     nullptr},  // DDI clocks gated after reset
+    preset(display::kDpllCtrl2, "DPLL_CTRL2", display::kDpllCtrl2Reset),  // DDI clocks gated
     computed(display::kDpllStatus, "DPLL_STATUS", display::dpll_status_read),
     // DBUF_CTL: power state follows the request.
     custom(display::kDbufCtl, 4, "DBUF_CTL", nullptr, display::dbuf_ctl_write),
