@@ -1,5 +1,5 @@
 // Helpers shared by the mediator tests: a vGPU with its BARs programmed the
-// way firmware would, and a log sink that keeps lines for inspection.
+// way firmware would, and the shared log capture.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 #include "fake_hypervisor.hpp"
 #include "mediator/base/log.hpp"
 #include "mediator/vgpu.hpp"
+#include "tests/log_capture.hpp"
 
 namespace xengt::mediator::test {
 
@@ -48,36 +49,6 @@ struct DecodedVgpu {
     Vgpu vgpu;
 };
 
-// Captures log lines (any level) while alive; restores the previous sink and level.
-class LogCapture {
-public:
-    LogCapture() : old_level_(log_level()) {
-        old_sink_ = set_log_sink([this](LogLevel, std::string_view, std::string_view text) {
-            lines.emplace_back(text);
-        });
-        set_log_level(LogLevel::Debug);
-    }
-    ~LogCapture() {
-        set_log_sink(std::move(old_sink_));
-        set_log_level(old_level_);
-    }
-    LogCapture(const LogCapture&) = delete;
-    LogCapture& operator=(const LogCapture&) = delete;
-
-    bool contains(std::string_view needle) const {
-        for (const auto& line : lines) {
-            if (line.find(needle) != std::string::npos) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    std::vector<std::string> lines;
-
-private:
-    LogSink old_sink_;
-    LogLevel old_level_;
-};
+using xengt::test::LogCapture;
 
 }  // namespace xengt::mediator::test

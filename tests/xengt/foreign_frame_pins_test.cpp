@@ -14,6 +14,7 @@
 
 #include "gpu/mapped_frame_table.hpp"
 #include "mediator/base/log.hpp"
+#include "tests/log_capture.hpp"
 #include "tools/xensim/guest.hpp"
 #include "tools/xensim/host.hpp"
 #include "xengt/xen/foreign_frame_pins.hpp"
@@ -47,30 +48,6 @@ std::string machine_bytes(const sim::Host& host, uint16_t domid, uint64_t gfn, u
     REQUIRE(n == static_cast<ssize_t>(len));
     return out;
 }
-
-// Log lines (text only) while alive.
-class LogLines {
-public:
-    LogLines()
-        : old_(set_log_sink([this](LogLevel, std::string_view, std::string_view text) {
-              lines_.emplace_back(text);
-          })) {}
-    ~LogLines() { set_log_sink(std::move(old_)); }
-    LogLines(const LogLines&) = delete;
-    LogLines& operator=(const LogLines&) = delete;
-    bool contains(std::string_view needle) const {
-        for (const auto& l : lines_) {
-            if (l.find(needle) != std::string::npos) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-private:
-    std::vector<std::string> lines_;
-    LogSink old_;
-};
 
 // The table and the foreign-memory handle outlive the pins, as in xengtd.
 struct Rig {
@@ -117,7 +94,7 @@ TEST_CASE("a pinned guest frame is the guest's RAM, reached through the table", 
 
 TEST_CASE("pins nest per gfn and the last unpin unmaps", "[xengt][pins]") {
     Rig rig;
-    LogLines log;
+    test::LogCapture log;
     xen::ForeignFramePins pins(rig.fmem.get(), rig.domid, rig.table);
     const auto a = pins.pin(GuestFrame{3});
     const auto b = pins.pin(GuestFrame{3});
@@ -182,7 +159,7 @@ TEST_CASE("a full table refuses the pin and leaves nothing mapped", "[xengt][pin
 
 TEST_CASE("destroying the pins releases every frame still pinned", "[xengt][pins]") {
     Rig rig;
-    LogLines log;
+    test::LogCapture log;
     std::vector<HostFrame> frames;
     {
         xen::ForeignFramePins pins(rig.fmem.get(), rig.domid, rig.table);

@@ -332,6 +332,41 @@ std::optional<uint64_t> Host::machine_frame(uint16_t domid, uint64_t gfn) const 
     return detail::p2m_frame(*d, gfn);
 }
 
+int Host::foreign_mapping_frames(const void* addr, size_t pages, uint64_t* frames) const {
+    ++impl_->frame_queries;
+    const auto at = reinterpret_cast<uintptr_t>(addr);
+    // The module's own checks, in its order.
+    if (pages == 0 || pages > 512 || at % detail::kPageSize != 0 ||
+        at + pages * detail::kPageSize < at) {
+        return EINVAL;
+    }
+    State& s = *impl_->state;
+    std::lock_guard lock(s.mu);
+    for (size_t i = 0; i < pages; ++i) {
+        const uintptr_t page = at + i * detail::kPageSize;
+        // The mapping whose window holds `page`: the last one starting at or before it.
+        auto it = s.mappings.upper_bound(page);
+        if (it == s.mappings.begin()) {
+            return ENXIO;
+        }
+        --it;
+        const size_t index = (page - it->first) / detail::kPageSize;
+        if (index >= it->second.pages) {
+            return ENXIO;
+        }
+        const uint64_t frame = it->second.page_frames[index];
+        if (frame == detail::kNoFrame) {
+            return ENOENT;
+        }
+        frames[i] = frame;
+    }
+    return 0;
+}
+
+uint64_t Host::foreign_mapping_queries() const {
+    return impl_->frame_queries.load();
+}
+
 int Host::machine_memory_fd() const {
     return impl_->state->pool.mem->fd();
 }

@@ -120,6 +120,14 @@ public:
     // (what a dom0 kernel helper would find on real Xen); empty for unknown
     // domains, released pages and non-RAM gfns.
     std::optional<uint64_t> machine_frame(uint16_t domid, uint64_t gfn) const;
+    // What the xengt-mfn kernel module answers on real Xen, for this
+    // process's foreign mappings: the machine frame of each of `pages` pages
+    // from `addr`. 0, or EINVAL (misaligned, 0 or more than 512 pages,
+    // wrapping), ENXIO (a page outside every foreign mapping), ENOENT (a page
+    // of one with nothing mapped, or not guest RAM).
+    int foreign_mapping_frames(const void* addr, size_t pages, uint64_t* frames) const;
+    // Calls of foreign_mapping_frames so far.
+    uint64_t foreign_mapping_queries() const;
     // The pool's memfd (frame f at offset f * 4096) and its size in frames;
     // valid for the Host's lifetime.
     int machine_memory_fd() const;

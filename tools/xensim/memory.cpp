@@ -189,6 +189,7 @@ void* dom0_map(State& s, Domain& d, const std::vector<std::optional<PageRef>>& f
     Mapping m;
     m.domid = d.domid;
     m.pages = frames.size();
+    m.page_frames.assign(frames.size(), kNoFrame);
     errs.assign(frames.size(), 0);
     auto* va = static_cast<std::byte*>(base);
     for (size_t i = 0; i < frames.size(); ++i) {
@@ -207,6 +208,7 @@ void* dom0_map(State& s, Domain& d, const std::vector<std::optional<PageRef>>& f
             const uint64_t frame = frames[i]->offset / kPageSize;
             ++s.pool.maps[frame];
             m.machine_frames.push_back(frame);
+            m.page_frames[i] = frame;
         }
         if (std::find(m.refs.begin(), m.refs.end(), frames[i]->mem) == m.refs.end()) {
             m.refs.push_back(frames[i]->mem);

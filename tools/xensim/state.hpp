@@ -5,6 +5,7 @@
 // State::cv is broadcast on every change a waiter could care about.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -191,6 +192,7 @@ struct Mapping {
     unsigned mapped = 0;  // pages that really alias a frame
     std::vector<std::shared_ptr<SharedMemory>> refs;
     std::vector<uint64_t> machine_frames;  // pool frames it maps (one entry per page)
+    std::vector<uint64_t> page_frames;     // per page: its pool frame, or kNoFrame
 };
 
 struct XsWatch {
@@ -317,6 +319,7 @@ int xs_remove_watch(State& s, xs_handle* h, const std::string& given, const std:
 
 struct xengt::sim::Host::Impl {
     std::shared_ptr<detail::State> state;
+    std::atomic<uint64_t> frame_queries{0};
 };
 
 // The opaque handle types the C headers declare. Each remembers the Host it

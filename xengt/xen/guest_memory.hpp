@@ -17,17 +17,23 @@
 
 namespace xengt::xen {
 
+// Something that remembers what guest frames translate to, and must forget it
+// when the guest gives memory back to Xen (IOREQ_TYPE_INVALIDATE).
+class TranslationCache {
+public:
+    virtual ~TranslationCache() = default;
+    // Forget every cached translation/mapping not in use.
+    virtual void invalidate() = 0;
+};
+
 // What the ioreq dispatcher needs of guest RAM (an interface so that the
 // fuzzer and benchmarks can use plain memory).
-class GuestRamAccess {
+class GuestRamAccess : public TranslationCache {
 public:
-    virtual ~GuestRamAccess() = default;
     // False if any byte is not the guest's RAM; then nothing was written (for
     // write) or `out` holds unspecified bytes (for read).
     virtual bool read(GuestPhysAddr addr, std::span<std::byte> out) = 0;
     virtual bool write(GuestPhysAddr addr, std::span<const std::byte> in) = 0;
-    // Forget every cached translation/mapping.
-    virtual void invalidate() = 0;
 };
 
 class GuestMemory final : public GuestRamAccess {

@@ -105,6 +105,12 @@ public:
     // to the vGPU on the session's loop.
     void set_workload_sink(mediator::exec::WorkloadSink* sink) { vgpu_.set_workload_sink(sink); }
     void deliver_workload(mediator::exec::Workload* w);
+    // A GPU backend's cache of guest-frame translations (a real GPU's
+    // MachineFramePins) that must hear this guest's IOREQ_TYPE_INVALIDATE.
+    // Before run() (or while it is stopped); `cache` outlives the session.
+    void add_translation_cache(TranslationCache& cache) {
+        dispatcher_.add_translation_cache(cache);
+    }
 
 private:
     // mediator::HypervisorPort

@@ -139,6 +139,9 @@ uint64_t IoreqDispatcher::dispatch(const ioreq_t& req) {
             // The guest released memory: anything we still map may be reused.
             ++counters_.invalidate;
             ram_.invalidate();
+            for (TranslationCache* c : caches_) {
+                c->invalidate();
+            }
             return req.data;
         case IOREQ_TYPE_TIMEOFFSET:
             ++counters_.timeoffset;  // an RTC offset change; nothing of ours depends on it

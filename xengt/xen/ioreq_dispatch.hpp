@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "mediator/base/log.hpp"
 #include "mediator/trap.hpp"
@@ -64,6 +65,10 @@ public:
 
     const DispatchCounters& counters() const { return counters_; }
 
+    // Also forget `cache`'s translations on IOREQ_TYPE_INVALIDATE (e.g. the
+    // machine frames a real GPU's pins keep). It must outlive the dispatcher.
+    void add_translation_cache(TranslationCache& cache) { caches_.push_back(&cache); }
+
 private:
     enum class Space : uint8_t { Pio, Mmio, Config };
 
@@ -78,6 +83,7 @@ private:
     PciAddress bdf_;
     mediator::TrapTarget& device_;
     GuestRamAccess& ram_;
+    std::vector<TranslationCache*> caches_;
     const WriteProtectedPages* protection_;
     DispatchCounters counters_;
     RateLimiter log_limit_{20, std::chrono::seconds(1)};
