@@ -19,7 +19,7 @@ PACKAGES="
 XEN_PACKAGES="
     xen-hypervisor-4.17-amd64 xen-utils-4.17 xenstore-utils
     qemu-system-x86 qemu-system-xen seabios
-    linux-image-amd64 linux-headers-amd64 busybox-static cpio libdrm-dev
+    linux-image-amd64 linux-headers-amd64 dkms busybox-static cpio libdrm-dev
 "
 if [ "${1:-}" = "--xen" ]; then
     PACKAGES="$PACKAGES $XEN_PACKAGES"

@@ -9,7 +9,10 @@
 #   3. A is destroyed while attached: xengtd tears its vGPU down, A leaves no
 #      dying domain behind (no mapping left), xengtd keeps running;
 #   4. B runs and is still served;
-#   5. negative control: guest C without xengtd sees all-ones;
+#   5. negative control: guest C without xengtd sees all-ones; before that,
+#      C takes part in the DMA proof: QEMU's edu device, a real bus master on
+#      the outer machine, moves data to and from C's frames by the machine
+#      addresses xengt-mfn resolves (tests/e2e/dma/dma_proof.h);
 #   6. B destroyed: xengtd exits 0.
 . /e2e-lib.sh
 finish() {
@@ -103,6 +106,12 @@ check "xengtd attached to dom$A and dom$B" wait_for 30 both_attached
 both_attached || { say "xengtd did not attach"; FAILED=1; finish; }
 # kernel/xengt-mfn: machine frames of dom0's foreign mappings of guest A
 # (non-contiguous guest frames), as a real GPU's tables will need them.
+# Before the module is there, a real GPU is refused with the reason.
+xengtd --domid "$A" --gpu 0000:00:04.0 --control-socket '' >/tmp/xengtd-real.log 2>&1
+REAL_RC=$?
+sed "s/^/    /" /tmp/xengtd-real.log
+check "without xengt-mfn, xengtd refuses to attach guests to a real GPU, saying so (exit $REAL_RC)" \
+    sh -c "[ $REAL_RC = 1 ] && grep -q 'the xengt-mfn kernel module is not loaded' /tmp/xengtd-real.log"
 check "the xengt-mfn module loads" insmod /lib/modules/xengt_mfn.ko
 xengt-mfn-probe "$A" 100 101 1ff 400 7ff >/tmp/mfn-probe.log 2>&1
 sed "s/^/    /" /tmp/mfn-probe.log
@@ -132,15 +141,29 @@ say "B done ($(awk "BEGIN{print $(now) - $T_B}")s after unpause)"
 cat /tmp/guest$B.log
 check_served "$B" 2
 
-say "negative control: the same guest with no xengtd attached"
-xl create -q $CFG 'name="xengt-control"' || { say "xl create control failed"; FAILED=1; }
+say "negative control: the same guest with no xengtd attached, after the DMA proof"
+xl create -q $CFG 'name="xengt-control"' 'cmdline="dma"' || { say "xl create control failed"; FAILED=1; }
 C=$(xl domid xengt-control)
+xengt-dma-proof "$C" >/tmp/dma-proof.log 2>&1
+sed "s/^/    /" /tmp/dma-proof.log
+check "DMA proof: edu read dom$C's frames at the machine addresses xengt-mfn gave (guest->device)" \
+    sh -c "test \$(grep -c 'PASS guest->device' /tmp/dma-proof.log) -eq 4"
+check "DMA proof: edu wrote dom$C's frames at those machine addresses (device->guest, seen by dom0)" \
+    sh -c "test \$(grep -c 'PASS device->guest' /tmp/dma-proof.log) -eq 4"
+check "DMA proof: addresses that are not foreign mappings are refused (ENXIO, EINVAL)" \
+    grep -q "PASS the module refuses" /tmp/dma-proof.log
+check "DMA proof: every frame unpinned, and none registered after teardown" \
+    sh -c "grep -q 'after unpinning: 0 pinned' /tmp/dma-proof.log && grep -q 'after teardown: 0 frames registered' /tmp/dma-proof.log"
+check "DMA proof: xengt-dma-proof passed" grep -q "DMA-PROOF: RESULT PASS" /tmp/dma-proof.log
 check "control dom$C: guest ran to the end" wait_for 120 guest_done "$C"
 cat /tmp/guest$C.log
+check "control dom$C: the guest saw the device's writes in its 4 frames" \
+    guest_said "$C" "dma: device->guest 4 frames (1502 1780 1923 1c41): 0 of 4096 dwords wrong"
 check "control dom$C: 00:02.0 reads all-ones" guest_said "$C" "00:02.0 id=ffffffff"
 check "control dom$C: MMIO where BAR0 would be reads all-ones" \
     guest_said "$C" "no device at 00:02.0; MMIO at c0078000 reads ffffffff"
 xl destroy xengt-control
+check "control dom$C: no dying domain left after the DMA proof" wait_for 30 domain_gone "$C"
 
 say "destroying B: xengtd should exit 0 with no guest left"
 xl destroy xengt-b

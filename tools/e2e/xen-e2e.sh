@@ -51,20 +51,14 @@ say() { echo "xen-e2e: [+$(elapsed)s] $*"; }
 # The dom0 kernel: the newest installed Debian kernel that has Xen's modules.
 KVER=$("$ROOT"/tools/e2e/dom0-kernel.sh) || { echo "xen-e2e: cannot pick a dom0 kernel" >&2; exit 1; }
 
-# kernel/xengt-mfn, built against the dom0 kernel's own headers.
-MODSRC=$OUT/xengt-mfn
-rm -rf "$MODSRC"
-mkdir -p "$MODSRC"
-cp "$ROOT"/kernel/xengt-mfn/{Kbuild,xengt_mfn.c,xengt_mfn_uapi.h} "$MODSRC"/
-if [ ! -d "/lib/modules/$KVER/build" ]; then
-    echo "xen-e2e: no headers for $KVER (Debian package linux-headers-$KVER) to build xengt-mfn" >&2
-    exit 1
-fi
-make -s -C "/lib/modules/$KVER/build" M="$MODSRC" modules >"$OUT"/xengt-mfn-build.log 2>&1 || {
-    cat "$OUT"/xengt-mfn-build.log >&2
+# kernel/xengt-mfn, built against the dom0 kernel's own headers by DKMS, as
+# scripts/install-xengt-mfn.sh installs it (private trees: nothing
+# system-wide is touched).
+MODULE=$("$ROOT"/scripts/install-xengt-mfn.sh --build-only "$OUT/xengt-mfn" --kernel "$KVER") || {
     echo "xen-e2e: building kernel/xengt-mfn for $KVER failed" >&2
     exit 1
 }
+say "xengt-mfn built by DKMS for $KVER"
 
 XENBIN=/usr/lib/xen-4.17/bin
 R=$OUT/rootfs
@@ -90,7 +84,7 @@ for t in "${TOOLS[@]}"; do cp "$t" "$R"/usr/bin/; done
 for m in xen-privcmd xenfs xen-evtchn xen-gntdev xen-gntalloc; do
     cp "$(modinfo -k "$KVER" -n $m)" "$R"/lib/modules/$m.ko
 done
-cp "$MODSRC"/xengt_mfn.ko "$R"/lib/modules/
+cp "$MODULE" "$R"/lib/modules/xengt_mfn.ko
 for f in "${FILES[@]}"; do cp "$f" "$R"/guest/; done
 cp "$INIT" "$R"/init
 cp "$ROOT"/tests/e2e/dom0-lib.sh "$R"/e2e-lib.sh
@@ -113,6 +107,8 @@ cp "/boot/vmlinuz-$KVER" "$OUT"/vmlinuz
 say "dom0 image ready ($(du -h "$OUT"/dom0.cpio.gz | cut -f1), kernel $KVER); booting Xen under QEMU (timeout ${TIMEOUT}s)"
 
 # qemu64 with SVM and nested paging is what Xen's own CI uses under TCG; with
+# QEMU's edu device a real bus master (the DMA proof's stand-in GPU; with the
+# full DMA mask it reaches every machine address, and there is no IOMMU); with
 # -no-reboot a Xen panic ends the run at once. Only the -initrd module string
 # needs doubled commas; Xen's own -append must not have them.
 # One boot of the whole scenario; the verdict is read from its serial log.
@@ -122,6 +118,7 @@ boot() {  # boot LOG
     timeout --foreground -k 10 "$TIMEOUT" qemu-system-x86_64 \
         -accel tcg,thread=multi -machine pc -cpu qemu64,+svm,+npt -m "$MEM" -smp "$SMP" \
         -display none -monitor none -serial "file:$1" -no-reboot \
+        -device edu,dma_mask=0xffffffffffffffff \
         -kernel "$OUT"/xen \
         -append "console=com1 com1=115200,8n1 console_timestamps=boot conring_size=4m loglvl=all guest_loglvl=all dom0_mem=1024M,max:1024M dom0_max_vcpus=2" \
         -initrd "$OUT/vmlinuz console=hvc0 earlyprintk=xen rdinit=/init loglevel=4,$OUT/dom0.cpio.gz"

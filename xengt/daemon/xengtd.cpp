@@ -19,6 +19,7 @@
 #include "mediator/base/log.hpp"
 #include "xengt/daemon/control_protocol.hpp"
 #include "xengt/daemon/daemon.hpp"
+#include "xengt/daemon/real_gpu.hpp"
 
 namespace po = boost::program_options;
 
@@ -83,6 +84,10 @@ int main(int argc, char** argv) {
          "MiB of hidden graphics memory dom0 keeps for itself")
         ("host_fence_sz", po::value<unsigned>()->default_value(4),
          "fence registers dom0 keeps for itself")
+        ("gpu", po::value<std::string>()->default_value("model"),
+         "the GPU the vGPUs share: 'model' (the software Gen9 model) or the PCI "
+         "address of the host's Intel GPU (SSSS:BB:DD.F), which needs the xengt-mfn "
+         "kernel module; serving guests on it is not implemented yet (see README)")
         ("ggtt", po::value<std::string>()->default_value("ram"),
          "how guests' GGTT writes reach xengtd: 'ram' backs the GGTT half of BAR0 "
          "with guest memory and applies changes when the guest flushes (falls back "
@@ -170,6 +175,23 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "xengtd: --bdf '%s' is not a PCI address like 00:02.0\n",
                      vm["bdf"].as<std::string>().c_str());
         return 2;
+    }
+
+    // A real GPU: its prerequisites first, before any guest is touched.
+    if (const std::string gpu = vm["gpu"].as<std::string>(); gpu != "model") {
+        try {
+            xengt::daemon::RealGpuPrerequisites real(gpu);
+        } catch (const std::exception& e) {
+            XENGT_LOG(xengt::LogLevel::Error, "xengtd",
+                      "refusing to attach guests to the real GPU %s: %s", gpu.c_str(), e.what());
+            return 1;
+        }
+        XENGT_LOG(xengt::LogLevel::Error, "xengtd",
+                  "the real GPU %s and the xengt-mfn module are ready, but serving guests on "
+                  "a real GPU is not implemented yet (README: \"Running on real hardware\"); "
+                  "no guest attached",
+                  gpu.c_str());
+        return 1;
     }
 
     try {

@@ -22,7 +22,7 @@
 guest_entry:
     cli
     movl $stack_top, %esp
-    pushl %ebx              /* hvm_start_info, unused for now */
+    pushl %ebx              /* hvm_start_info: guest_main's argument */
     call guest_main
     /*
      * Stay alive, idle, until the toolstack destroys us. (`cli; hlt` would

@@ -41,7 +41,8 @@ void set_interrupt_gate(int vector, void (*fn)(void)) {
 }
 
 static void install_idt(void) {
-    for (int i = 0; i < 256; ++i) set_interrupt_gate(i, ignore_interrupt);
+    for (int i = 0; i < 256; ++i)
+        set_interrupt_gate(i, ignore_interrupt);
     struct __attribute__((packed)) {
         uint16_t limit;
         uint32_t base;
@@ -64,10 +65,43 @@ static void report_pvinfo(uint32_t bar0, const char* where) {
     end();
 }
 
-void guest_main(void) {
+/* The start of struct hvm_start_info (xen/arch/x86/hvm/start_info.h), which
+ * the PVH boot path (Xen, or QEMU's pvh.bin) hands over in %ebx. */
+struct start_info {
+    uint32_t magic; /* 0x336ec578 */
+    uint32_t version;
+    uint32_t flags;
+    uint32_t nr_modules;
+    uint64_t modlist_paddr;
+    uint64_t cmdline_paddr; /* NUL-terminated, or 0 */
+};
+#define START_INFO_MAGIC 0x336ec578u
+
+/* Whether the boot command line holds the word `word`. */
+static int cmdline_has(const struct start_info* si, const char* word) {
+    if (si == 0 || si->magic != START_INFO_MAGIC || si->cmdline_paddr == 0 ||
+        si->cmdline_paddr >> 32)
+        return 0;
+    const char* c = (const char*)(uintptr_t)si->cmdline_paddr;
+    while (*c) {
+        const char* w = word;
+        const char* s = c;
+        while (*w && *s == *w)
+            ++s, ++w;
+        if (*w == 0 && (*s == 0 || *s == ' ') &&
+            (c == (const char*)(uintptr_t)si->cmdline_paddr || c[-1] == ' '))
+            return 1;
+        ++c;
+    }
+    return 0;
+}
+
+void guest_main(const struct start_info* si) {
     install_idt();
     line("start");
     end();
+    if (cmdline_has(si, "dma"))
+        dma_checks();
 
     uint32_t id = cfg_read32(GPU_BDF, 0x00);
     line("00:02.0 id=");

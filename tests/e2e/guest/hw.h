@@ -89,4 +89,7 @@ extern volatile uint32_t gt_msi_count;
 /* The workload path: a batch per engine through ELSP (needs gtt_checks' MSI set-up). */
 void exec_checks(uint32_t bar0);
 
+/* The DMA proof's guest half (dma.c), run when the command line says "dma". */
+void dma_checks(void);
+
 #endif
