@@ -18,6 +18,7 @@
 #include "tests/xengt/harness.hpp"
 #include "tools/xensim/guest.hpp"
 #include "tools/xensim/host.hpp"
+#include "tools/xensim/machine_frames.hpp"
 #include "xengt/xen/handles.hpp"
 #include "xengt/xen/machine_frame_pins.hpp"
 #include "xengt/xen/machine_frames.hpp"
@@ -39,18 +40,6 @@ sim::DomainConfig small_guest(sim::GuestProgram program = {}) {
     }
     return c;
 }
-
-// The simulator standing in for /dev/xengt-mfn.
-class SimMachineFrames final : public xen::MachineFrameSource {
-public:
-    explicit SimMachineFrames(const sim::Host& host) : host_(host) {}
-    int query(const void* addr, size_t pages, uint64_t* frames) override {
-        return host_.foreign_mapping_frames(addr, pages, frames);
-    }
-
-private:
-    const sim::Host& host_;
-};
 
 // A source that refuses everything, as the module does on a non-PV dom0.
 class RefusingSource final : public xen::MachineFrameSource {
@@ -81,7 +70,7 @@ struct Rig {
     sim::Host host;
     uint16_t domid;
     xen::ForeignMemory fmem;
-    SimMachineFrames source{host};
+    sim::SimMachineFrames source{host};
     xen::MachineFrameRegistry registry;
 
     explicit Rig(sim::GuestProgram program = {})
@@ -208,7 +197,7 @@ TEST_CASE("INVALIDATE drops cached translations; a frame the GPU reaches stays p
                                 cpu.release_ram_page(5);
                             }));
     xen::ForeignMemory fmem;
-    SimMachineFrames source(host);
+    sim::SimMachineFrames source(host);
     xen::MachineFrameRegistry registry;
     xen::MachineFramePins pins(fmem.get(), guest.domid(), source, registry);
     guest.session().add_translation_cache(pins);

@@ -18,6 +18,7 @@
 #include "mediator/base/log.hpp"
 #include "tools/bench/bench_args.hpp"
 #include "tools/xensim/host.hpp"
+#include "tools/xensim/machine_frames.hpp"
 #include "xengt/xen/foreign_frame_pins.hpp"
 #include "xengt/xen/handles.hpp"
 #include "xengt/xen/machine_frame_pins.hpp"
@@ -27,17 +28,6 @@ using namespace xengt;
 namespace {
 
 constexpr uint64_t kFrames = 256;  // the working set cycled through
-
-class SimMachineFrames final : public xen::MachineFrameSource {
-public:
-    explicit SimMachineFrames(const sim::Host& host) : host_(host) {}
-    int query(const void* addr, size_t pages, uint64_t* frames) override {
-        return host_.foreign_mapping_frames(addr, pages, frames);
-    }
-
-private:
-    const sim::Host& host_;
-};
 
 // Median ns per pin+unpin over `runs` runs of `iterations` each.
 double median_ns(unsigned runs, uint64_t iterations, const std::function<bool(uint64_t)>& cycle) {
@@ -73,7 +63,7 @@ int main(int argc, char** argv) {
     c.ram_bytes = 64ull << 20;
     const uint16_t domid = host.create_domain(std::move(c));
     xen::ForeignMemory fmem;
-    SimMachineFrames source(host);
+    sim::SimMachineFrames source(host);
     // One registry each: a registry refuses a frame already held, and the
     // cached pins keep theirs.
     xen::MachineFrameRegistry registry;

@@ -259,6 +259,16 @@ int run(uint16_t domid) {
         return 1;
     }
 
+    // Dwords of CPU-mapped page `page` that differ from `gfn`'s pattern for `dir`.
+    auto wrong_dwords = [&](size_t page, uint32_t gfn, uint32_t dir) {
+        unsigned wrong = 0;
+        volatile uint32_t* got = dwords(cpu, page);
+        for (uint32_t i = 0; i < DMA_DWORDS; ++i) {
+            wrong += got[i] != dma_pattern(seed, gfn, i, dir);
+        }
+        return wrong;
+    };
+
     // Guest -> device: the device reads each source frame by machine address.
     for (unsigned p = 0; p < DMA_PAGES && ok; ++p) {
         if (!edu->copy_page(source[p].mfn << 12, staging[p].mfn << 12)) {
@@ -266,11 +276,7 @@ int run(uint16_t domid) {
             ok = false;
             break;
         }
-        unsigned wrong = 0;
-        volatile uint32_t* got = dwords(cpu, p);
-        for (uint32_t i = 0; i < DMA_DWORDS; ++i) {
-            wrong += got[i] != dma_pattern(seed, source[p].gfn, i, DMA_GUEST_TO_DEVICE);
-        }
+        const unsigned wrong = wrong_dwords(p, source[p].gfn, DMA_GUEST_TO_DEVICE);
         say("%s guest->device: the device read gfn %#x at mfn %#llx: %u of %u dwords wrong",
             wrong == 0 ? "PASS" : "FAIL", source[p].gfn,
             static_cast<unsigned long long>(source[p].mfn), wrong, DMA_DWORDS);
@@ -287,11 +293,7 @@ int run(uint16_t domid) {
             ok = false;
             break;
         }
-        unsigned wrong = 0;
-        volatile uint32_t* got = dwords(cpu, DMA_PAGES + p);
-        for (uint32_t i = 0; i < DMA_DWORDS; ++i) {
-            wrong += got[i] != dma_pattern(seed, target[p].gfn, i, DMA_DEVICE_TO_GUEST);
-        }
+        const unsigned wrong = wrong_dwords(DMA_PAGES + p, target[p].gfn, DMA_DEVICE_TO_GUEST);
         say("%s device->guest: the device wrote gfn %#x at mfn %#llx: %u of %u dwords wrong",
             wrong == 0 ? "PASS" : "FAIL", target[p].gfn,
             static_cast<unsigned long long>(target[p].mfn), wrong, DMA_DWORDS);
