@@ -14,7 +14,8 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VERSION=$(sed -n 's/^project(xengt VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt")
 KVER=$(uname -r)
-BUILD_ONLY= LOAD=1
+BUILD_ONLY=''
+LOAD=1
 while [ $# -gt 0 ]; do
     case $1 in
         --kernel) KVER=$2; shift 2 ;;
@@ -43,12 +44,12 @@ if [ -n "$BUILD_ONLY" ]; then
     stage_source "$BUILD_ONLY/src/xengt-mfn-$VERSION"
     mkdir -p "$BUILD_ONLY/dkms" "$BUILD_ONLY/install"
     # shellcheck disable=SC2086
-    dkms add -m xengt-mfn -v "$VERSION" $TREES >"$BUILD_ONLY/dkms.log" 2>&1 &&
-        dkms build -m xengt-mfn -v "$VERSION" -k "$KVER" $TREES >>"$BUILD_ONLY/dkms.log" 2>&1 || {
+    if ! { dkms add -m xengt-mfn -v "$VERSION" $TREES &&
+        dkms build -m xengt-mfn -v "$VERSION" -k "$KVER" $TREES; } >"$BUILD_ONLY/dkms.log" 2>&1; then
         cat "$BUILD_ONLY/dkms.log" >&2
         find "$BUILD_ONLY/dkms" -name make.log -exec cat {} + >&2 2>/dev/null || true
         die "DKMS could not build xengt-mfn $VERSION for $KVER"
-    }
+    fi
     KO=$(find "$BUILD_ONLY/dkms/xengt-mfn/$VERSION/$KVER" -name 'xengt_mfn.ko*' | head -n 1)
     [ -n "$KO" ] || die "DKMS built no xengt_mfn.ko (see $BUILD_ONLY/dkms.log)"
     echo "$KO"
@@ -83,7 +84,9 @@ getent group xengt >/dev/null || groupadd --system xengt
 install -m 0644 "$ROOT"/kernel/xengt-mfn/60-xengt-mfn.rules /etc/udev/rules.d/60-xengt-mfn.rules
 echo xengt_mfn >/etc/modules-load.d/xengt-mfn.conf
 if [ -n "$LOAD" ] && [ "$KVER" = "$(uname -r)" ]; then
-    command -v udevadm >/dev/null && udevadm control --reload || true
+    if command -v udevadm >/dev/null; then
+        udevadm control --reload || true
+    fi
     modprobe xengt_mfn
     echo "install-xengt-mfn: loaded; $(ls -l /dev/xengt-mfn)"
 else
