@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "mediator/mmio/mmio_table.hpp"
-#include "mediator/mmio/register_file.hpp"
+#include "tests/mediator/register_file_rig.hpp"
 
 using namespace xengt;
 using namespace xengt::mediator;
@@ -9,16 +9,7 @@ using namespace xengt::mediator::mmio;
 
 namespace {
 
-struct Regs {
-    GuestLog log{"test"};
-    uint64_t untracked = 0;
-    RegisterFile file{log, untracked};
-
-    TrapRead read(uint32_t off) { return file.read(off, AccessSize::dword()); }
-    TrapResult write(uint32_t off, uint32_t v) { return file.write(off, AccessSize::dword(), v); }
-    // Host-side: what hardware events would do to the register.
-    void set(uint32_t off, uint32_t v) { file.context().vreg(off) = v; }
-};
+using Regs = test::RegisterFileRig;
 
 // Checks one dword of `row` against what its policy promises.
 void check_policy(const MmioRow& row, uint32_t off) {
