@@ -94,12 +94,7 @@ check_counters() {  # check_counters DOMID
 }
 
 CFG=/guest/guest.cfg
-say "creating guests A and B paused"
-xl create -q -p $CFG 'name="xengt-a"' || { say "xl create A failed"; FAILED=1; finish; }
-xl create -q -p $CFG 'name="xengt-b"' || { say "xl create B failed"; FAILED=1; finish; }
-A=$(xl domid xengt-a)
-B=$(xl domid xengt-b)
-say "A is dom$A, B is dom$B; starting xengtd"
+create_paused_pair xengt
 xengtd --domid "$A" --domid "$B" >/tmp/xengtd.log 2>&1 &
 XENGTD=$!
 check "xengtd attached to dom$A and dom$B" wait_for 30 both_attached

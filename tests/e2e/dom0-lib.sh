@@ -37,6 +37,18 @@ wait_for() {
     done
 }
 
+# Two guests of /guest/guest.cfg named PREFIX-a and PREFIX-b, created paused;
+# sets A and B to their domids. On failure the scenario's finish() ends it.
+create_paused_pair() {  # create_paused_pair PREFIX
+    say "creating guests $1-a and $1-b paused"
+    for g in a b; do
+        xl create -q -p /guest/guest.cfg "name=\"$1-$g\"" || { say "xl create $1-$g failed"; FAILED=1; finish; }
+    done
+    A=$(xl domid "$1-a")
+    B=$(xl domid "$1-b")
+    say "A is dom$A, B is dom$B; starting xengtd"
+}
+
 # xengtd as the scenarios run it: guests $A and $B, pid $XENGTD, its log in
 # /tmp/xengtd.log; its per-guest state is published in xenstore.
 attached() { xenstore-read /local/domain/0/device-model/$1/xengt/state | grep -q running; }

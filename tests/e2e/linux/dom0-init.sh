@@ -72,13 +72,7 @@ check_counters() {  # check_counters DOMID
     final_counters "$d" | sed 's/.*final counters: //' | while read -r l; do say "dom$d: $l"; done
 }
 
-CFG=/guest/guest.cfg
-say "creating Linux guests A and B paused"
-xl create -q -p $CFG 'name="linux-a"' || { say "xl create A failed"; FAILED=1; finish; }
-xl create -q -p $CFG 'name="linux-b"' || { say "xl create B failed"; FAILED=1; finish; }
-A=$(xl domid linux-a)
-B=$(xl domid linux-b)
-say "A is dom$A, B is dom$B; starting xengtd"
+create_paused_pair linux
 XENGTD_ARGS=$(cat /guest/xengtd.args 2>/dev/null)
 say "xengtd options: ${XENGTD_ARGS:-(none)}"
 # shellcheck disable=SC2086
