@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "kernel/xengt-mfn/xengt_mfn_uapi.h"
 #include "tools/xensim/state.hpp"
 
 namespace xengt::sim {
@@ -336,7 +337,7 @@ int Host::foreign_mapping_frames(const void* addr, size_t pages, uint64_t* frame
     ++impl_->frame_queries;
     const auto at = reinterpret_cast<uintptr_t>(addr);
     // The module's own checks, in its order.
-    if (pages == 0 || pages > 512 || at % detail::kPageSize != 0 ||
+    if (pages == 0 || pages > XENGT_MFN_MAX_PAGES || at % detail::kPageSize != 0 ||
         at + pages * detail::kPageSize < at) {
         return EINVAL;
     }

@@ -207,7 +207,6 @@ void* dom0_map(State& s, Domain& d, const std::vector<std::optional<PageRef>>& f
         if (frames[i]->mem == s.pool.mem) {
             const uint64_t frame = frames[i]->offset / kPageSize;
             ++s.pool.maps[frame];
-            m.machine_frames.push_back(frame);
             m.page_frames[i] = frame;
         }
         if (std::find(m.refs.begin(), m.refs.end(), frames[i]->mem) == m.refs.end()) {
@@ -228,8 +227,8 @@ int dom0_unmap(State& s, void* addr, size_t pages) {
     munmap(addr, pages * kPageSize);
     const Mapping m = std::move(it->second);
     s.mappings.erase(it);
-    for (uint64_t frame : m.machine_frames) {
-        if (--s.pool.maps[frame] == 0 && s.pool.orphaned[frame]) {
+    for (uint64_t frame : m.page_frames) {
+        if (frame != kNoFrame && --s.pool.maps[frame] == 0 && s.pool.orphaned[frame]) {
             pool_free(s, frame);
         }
     }

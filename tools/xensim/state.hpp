@@ -191,8 +191,7 @@ struct Mapping {
     size_t pages = 0;
     unsigned mapped = 0;  // pages that really alias a frame
     std::vector<std::shared_ptr<SharedMemory>> refs;
-    std::vector<uint64_t> machine_frames;  // pool frames it maps (one entry per page)
-    std::vector<uint64_t> page_frames;     // per page: its pool frame, or kNoFrame
+    std::vector<uint64_t> page_frames;  // per page: the pool frame it maps, or kNoFrame
 };
 
 struct XsWatch {

@@ -27,7 +27,6 @@ public:
     // device, the reason and the fix.
     explicit RealGpuPrerequisites(const std::string& bdf, const RealGpuPaths& paths = {});
 
-    xen::MachineFrameSource& machine_frames() { return *mfn_; }
     gpu::pci::PciGpu& gpu() { return *gpu_; }
 
 private:

@@ -58,7 +58,7 @@ int XengtMfnDevice::query(const void* addr, size_t pages, uint64_t* frames) {
         if (::ioctl(fd_, XENGT_MFN_IOC_QUERY, &q) != 0) {
             return errno != 0 ? errno : EIO;
         }
-        at += n * 4096;
+        at += n * kPageSize;
         frames += n;
         pages -= n;
     }
